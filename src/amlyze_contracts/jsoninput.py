@@ -1,0 +1,354 @@
+"""Reading JSON input: encodings, syntax errors with positions, duplicate keys,
+non-finite numbers, nesting depth, and mapping JSON pointers back to line/column.
+
+Parsing is orjson (C); the pure-Python scanners here run only when something is
+wrong or suspected, so valid input pays nothing for diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from json.decoder import scanstring
+from typing import Any
+
+import orjson
+
+from .report import Violation
+
+MAX_DEPTH = 1024  # orjson's limit; documented in the README. Payloads here nest 4 deep.
+UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+)
+_NON_FINITE = re.compile(r"-?(?:NaN|Infinity)")
+_BARE_KEY = re.compile(r"[A-Za-z_$][\w$]*")
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER_OR_LITERAL = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
+
+
+@dataclass
+class ParsedInput:
+    """The outcome of reading one body."""
+
+    value: Any = None
+    ok: bool = False  # value is usable (no input error)
+    text: str | None = None  # the decoded text, for positions
+    violations: list[Violation] = field(default_factory=list)
+
+
+def _violation(rule: str, message: str, line: int | None = None, column: int | None = None, severity: str = "error", pointer: str = "") -> Violation:
+    return Violation(rule, severity, pointer, message, None, line, column)  # type: ignore[arg-type]
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in code points) of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
+    """UTF-8 text (BOM stripped with a warning), or None with an input.encoding error."""
+    found: list[Violation] = []
+    for bom, name in _OTHER_BOMS:
+        if data.startswith(bom):
+            return None, [_violation("input.encoding", f"the body is {name}; JSON payloads must be UTF-8. Fix: re-save the file as UTF-8", 1, 1)]
+    if data.startswith(UTF8_BOM):
+        found.append(_violation("input.bom", "a UTF-8 byte-order mark precedes the JSON; it is ignored here but some servers reject it. Fix: save without BOM", 1, 1, "warning"))
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), found
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8", errors="replace")
+        line, column = line_col(good, len(good))
+        byte = data[exc.start : exc.start + 1].hex()
+        found.append(_violation("input.encoding", f"byte 0x{byte} at offset {exc.start} is not valid UTF-8 (the file is probably Latin-1 or Windows-1252). Fix: re-save as UTF-8", line, column))
+        return None, found
+
+
+def _syntax_message(text: str) -> tuple[str, int]:
+    """A precise message and character offset for text that orjson rejected."""
+    stripped = text.strip()
+    if not stripped:
+        return "the body is empty; expected a JSON object", 0
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return _explain(text, exc.msg, exc.pos), exc.pos
+    except _NonFinite:
+        raise
+    except RecursionError:
+        pass
+    return "not valid JSON", 0
+
+
+def _explain(text: str, msg: str, pos: int) -> str:
+    """Name the usual culprits (trailing commas, comments, unquoted keys, truncation)."""
+    before = text[:pos].rstrip()
+    here = text[pos : pos + 2]
+    if here.startswith(("//", "/*")) or text[pos:pos + 1] == "#":
+        return f"{msg}: comments are not allowed in JSON. Fix: remove the comment"
+    if before.endswith(",") and here[:1] in ("}", "]"):
+        return f"{msg}: trailing comma before '{here[:1]}'. Fix: remove the comma"
+    if pos >= len(text.rstrip()):
+        return f"{msg}: the text ends early (truncated?)"
+    bare = _BARE_KEY.match(text, pos)
+    if msg.startswith("Expecting property name") and bare is not None:
+        return f'{msg}: keys must be quoted. Fix: write "{bare.group(0)}"'
+    if here[:1] == "'":
+        return f"{msg}: strings must use double quotes"
+    return msg
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def parse_text(text: str) -> ParsedInput:
+    """Parse text that is already decoded; report input rules with positions."""
+    result = ParsedInput(text=text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        result.violations.append(_parse_failure(text, exc))
+        return result
+    except RecursionError:  # pragma: no cover - orjson enforces its own limit
+        result.violations.append(_violation("input.too-deep", f"nesting deeper than {MAX_DEPTH} levels", 1, 1))
+        return result
+    result.value = value
+    # A duplicate is reported, and the rest still validated (last member wins, as in orjson).
+    result.violations.extend(find_duplicate_keys(text, value))
+    result.ok = True
+    return result
+
+
+def _parse_failure(text: str, exc: orjson.JSONDecodeError) -> Violation:
+    pos = exc.pos
+    if "depth" in exc.msg or "recursion" in exc.msg:
+        line, column = line_col(text, pos)
+        return _violation("input.too-deep", f"nesting deeper than {MAX_DEPTH} levels; this tool stops there. Fix: flatten the document", line, column)
+    match = _NON_FINITE.match(text, pos) or _NON_FINITE.match(text, max(pos - 1, 0))
+    if match is None:
+        near = re.compile(r"-?(?:NaN|Infinity)").search(text, max(pos - 9, 0), pos + 9)
+        match = near
+    if match is not None and abs(match.start() - pos) <= 9:
+        line, column = line_col(text, match.start())
+        return _violation("input.non-finite", f"{match.group(0)} is not a JSON number. Fix: send a finite number, or null", line, column)
+    try:
+        message, offset = _syntax_message(text)
+    except _NonFinite as nf:  # pragma: no cover - caught above by position
+        message, offset = f"{nf} is not a JSON number", pos
+        line, column = line_col(text, offset)
+        return _violation("input.non-finite", message, line, column)
+    if offset == 0 and message == "not valid JSON":
+        message, offset = exc.msg, pos
+    line, column = line_col(text, offset)
+    return _violation("input.json-syntax", message, line, column)
+
+
+def read_input(body: bytes | str) -> ParsedInput:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        text, found = decode_bytes(bytes(body))
+        if text is None:
+            return ParsedInput(violations=found)
+        parsed = parse_text(text)
+        parsed.violations[:0] = found
+        return parsed
+    if body.startswith("\ufeff"):
+        parsed = parse_text(body[1:])
+        parsed.violations.insert(0, _violation("input.bom", "a byte-order mark precedes the JSON", 1, 1, "warning"))
+        return parsed
+    return parse_text(body)
+
+
+# ------------------------------------------------------------------ duplicate keys
+
+
+def may_have_duplicates(raw: bytes | str, reencoded: bytes) -> bool:
+    """Cheap proof of absence: every key contributes one ':' outside strings.
+
+    Re-encoding the parsed value keeps the colons inside strings and drops a
+    duplicate's, so equal counts prove there was none; ``\\u003a`` escapes could
+    hide one and send us to the exact scan.
+    """
+    if isinstance(raw, str):
+        return "\\u003" in raw or raw.count(":") != reencoded.count(b":")
+    return b"\\u003" in raw or raw.count(b":") != reencoded.count(b":")
+
+
+def find_duplicate_keys(text: str, value: Any) -> list[Violation]:
+    if not may_have_duplicates(text, orjson.dumps(value)):
+        return []
+    return [
+        _violation("input.duplicate-key", f"`{key}` appears twice in the same object; JSON parsers keep only one of them (which one differs). Fix: remove one", *line_col(text, pos), pointer=pointer)
+        for pointer, key, pos in scan_duplicates(text)
+    ]
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
+    """(pointer, key, offset) of every repeated member; iterative, so any depth is safe."""
+    found: list[tuple[str, str, int]] = []
+    # A frame is [is_object, pointer, keys seen (object) | index (array), current key].
+    stack: list[list[Any]] = []
+    n = len(text)
+    pos = _skip_ws(text, 0)
+    state = "value"
+    while pos < n:
+        if state == "value":
+            pointer = ""
+            if stack:
+                parent = stack[-1]
+                child = _escape(parent[3]) if parent[0] else str(parent[2])
+                pointer = f"{parent[1]}/{child}"
+            ch = text[pos]
+            if ch in "{[":
+                is_object = ch == "{"
+                stack.append([is_object, pointer, set() if is_object else 0, ""])
+                pos = _skip_ws(text, pos + 1)
+                if text.startswith("}" if is_object else "]", pos):
+                    stack.pop()
+                    pos += 1
+                    state = "after"
+                else:
+                    state = "key" if is_object else "value"
+                continue
+            if ch == '"':
+                _, pos = scanstring(text, pos + 1)
+            else:
+                literal = _NUMBER_OR_LITERAL.match(text, pos)
+                if literal is None:
+                    break  # not JSON after all; the parser reports that
+                pos = literal.end()
+            state = "after"
+        elif state == "key":
+            if not text.startswith('"', pos):
+                break
+            frame = stack[-1]
+            key, end = scanstring(text, pos + 1)
+            if key in frame[2]:
+                found.append((f"{frame[1]}/{_escape(key)}", key, pos))
+            frame[2].add(key)
+            frame[3] = key
+            pos = _skip_ws(text, end)
+            if not text.startswith(":", pos):
+                break
+            pos = _skip_ws(text, pos + 1)
+            state = "value"
+        else:  # after a value
+            pos = _skip_ws(text, pos)
+            if not stack or pos >= n:
+                break
+            frame = stack[-1]
+            ch = text[pos]
+            if ch == ",":
+                pos = _skip_ws(text, pos + 1)
+                if frame[0]:
+                    state = "key"
+                else:
+                    frame[2] += 1
+                    state = "value"
+            elif ch in "}]":
+                stack.pop()
+                pos += 1
+            else:
+                break
+    return found
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ positions
+
+
+def _split_pointer(pointer: str) -> list[str]:
+    if pointer in ("", "/"):
+        return []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
+def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Line/column of each pointer's value; for a missing member, of its parent.
+
+    Walks only the branches that lead to a wanted pointer; everything else is
+    skipped by the C scanner, so the cost grows with the number of pointers.
+    """
+    trie: dict[str, Any] = {}
+    wanted = list(dict.fromkeys(pointers))
+    for pointer in wanted:
+        node = trie
+        for token in _split_pointer(pointer):
+            node = node.setdefault(token, {})
+    offsets: dict[tuple[str, ...], int] = {}
+    scanner = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined, no-untyped-call]
+    start = _skip_ws(text, 0)
+    try:
+        _walk(text, start, trie, (), offsets, scanner)
+    except (ValueError, IndexError, StopIteration, RecursionError):
+        pass
+    out: dict[str, tuple[int, int]] = {}
+    for pointer in wanted:
+        tokens = tuple(_split_pointer(pointer))
+        while tokens not in offsets and tokens:
+            tokens = tokens[:-1]  # a missing member: its parent object
+        offset = offsets.get(tokens)
+        if offset is not None:
+            out[pointer] = line_col(text, offset)
+    return out
+
+
+def _walk(text: str, pos: int, node: dict[str, Any], path: tuple[str, ...], offsets: dict[tuple[str, ...], int], scanner: Any) -> int:
+    offsets[path] = pos
+    ch = text[pos : pos + 1]
+    if not node or ch not in ("{", "["):
+        _, end = scanner(text, pos)
+        return int(end)
+    if ch == "{":
+        pos = _skip_ws(text, pos + 1)
+        if text.startswith("}", pos):
+            return pos + 1
+        while True:
+            key, pos = scanstring(text, pos + 1)
+            pos = _skip_ws(text, pos)
+            pos = _skip_ws(text, pos + 1)  # past ':'
+            child = node.get(key)
+            if child is not None:
+                pos = _walk(text, pos, child, (*path, key), offsets, scanner)
+            else:
+                _, pos = scanner(text, pos)
+            pos = _skip_ws(text, pos)
+            if text.startswith("}", pos):
+                return pos + 1
+            pos = _skip_ws(text, pos + 1)  # past ','
+    index = 0
+    pos = _skip_ws(text, pos + 1)
+    if text.startswith("]", pos):
+        return pos + 1
+    remaining = len(node)
+    while True:
+        child = node.get(str(index))
+        if child is not None:
+            pos = _walk(text, pos, child, (*path, str(index)), offsets, scanner)
+            remaining -= 1
+        else:
+            _, pos = scanner(text, pos)
+        pos = _skip_ws(text, pos)
+        if text.startswith("]", pos) or remaining == 0:
+            return pos + 1
+        pos = _skip_ws(text, pos + 1)
+        index += 1

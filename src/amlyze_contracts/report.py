@@ -1,0 +1,96 @@
+"""Violations and reports: what every check in the project produces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+
+
+class InputError(TypeError):
+    """The body given to the library is neither text, bytes nor a JSON-like object."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule at one place.
+
+    ``pointer`` is an RFC 6901 JSON pointer to the offending value; for a missing
+    member it is the pointer the member should have.  ``line``/``column`` are
+    1-based and only set when the input was text.
+    """
+
+    rule: str
+    severity: Severity
+    pointer: str
+    message: str
+    code: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "pointer": self.pointer,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "code": self.code,
+        }
+
+    def with_position(self, line: int | None, column: int | None) -> Violation:
+        return replace(self, line=line, column=column)
+
+
+def _sort_key(v: Violation) -> tuple[int, int, str, str]:
+    return (v.line or 0, v.column or 0, v.pointer, v.rule)
+
+
+@dataclass(slots=True)
+class Report:
+    """The outcome of validating one body. Valid when it holds no error."""
+
+    operation_id: str | None
+    violations: list[Violation] = field(default_factory=list)
+    kind: str = "request"  # request | item | response
+
+    @property
+    def valid(self) -> bool:
+        return not any(v.severity == "error" for v in self.violations)
+
+    @property
+    def errors(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "warning"]
+
+    def rules(self) -> set[str]:
+        return {v.rule for v in self.violations}
+
+    def __iter__(self) -> Iterator[Violation]:
+        return iter(self.violations)
+
+    def __len__(self) -> int:
+        return len(self.violations)
+
+    def sorted(self) -> Report:
+        return Report(self.operation_id, sorted(self.violations, key=_sort_key), self.kind)
+
+    def extend(self, violations: Iterable[Violation]) -> None:
+        self.violations.extend(violations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation_id,
+            "kind": self.kind,
+            "valid": self.valid,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "violations": [v.to_dict() for v in self.violations],
+        }

@@ -1,0 +1,242 @@
+"""Rules that need code, registered under their contract ids.
+
+Each function receives plain parsed JSON and yields :class:`Finding` objects; the
+rule's severity, code and message template come from the rule catalogue
+(``specs/rules/*.yaml``), so ids, severities and codes live in one place.
+
+* batch rules: ``fn(items, item_key) -> findings`` over the item list of a batch;
+* exchange rules: ``fn(exchange) -> findings`` over one request/response pair.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schema_check import closest, escape_token
+
+ACCEPTED = frozenset({"REQUEST_ACCEPTED", "OK"})
+REJECTED = frozenset({"REQUEST_REJECTED", "ERROR"})
+RESULT_TYPES = ACCEPTED | REJECTED
+BRM_ALWAYS_ALLOWED = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A broken rule before severity and position are attached."""
+
+    pointer: str
+    values: Mapping[str, Any] = field(default_factory=dict)  # fills the message template
+    severity: str | None = None  # only when one rule has parts of different severity
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the response it got, as the response rules see them."""
+
+    operation_id: str
+    status: int
+    body: Any
+    request_body: Any = None
+    request_params: Mapping[str, Any] = field(default_factory=dict)
+    item_key: str | None = None
+
+
+BatchRule = Callable[[list[Any], str], Iterator[Finding]]
+ExchangeRule = Callable[[Exchange], Iterator[Finding]]
+BATCH_RULES: dict[str, BatchRule] = {}
+EXCHANGE_RULES: dict[str, ExchangeRule] = {}
+
+
+def batch_rule(name: str) -> Callable[[BatchRule], BatchRule]:
+    def register(fn: BatchRule) -> BatchRule:
+        BATCH_RULES[name] = fn
+        return fn
+
+    return register
+
+
+def exchange_rule(name: str) -> Callable[[ExchangeRule], ExchangeRule]:
+    def register(fn: ExchangeRule) -> ExchangeRule:
+        EXCHANGE_RULES[name] = fn
+        return fn
+
+    return register
+
+
+# ------------------------------------------------------------------ request rules
+
+
+def unknown_members(obj: Mapping[str, Any], properties: Mapping[str, Any], pointer: str) -> Iterator[Finding]:
+    """common.unknown-field: members the schema does not define, with a did-you-mean."""
+    for name in obj:
+        if name not in properties:
+            guess = closest(name, properties)
+            yield Finding(
+                f"{pointer}/{escape_token(name)}",
+                {"field": name, "suggestion": guess or "(no close match)"},
+            )
+
+
+@batch_rule("batch_not_empty")
+def batch_not_empty(items: list[Any], item_key: str) -> Iterator[Finding]:
+    if not items:
+        yield Finding(f"/{item_key}", {})
+
+
+@batch_rule("communication_number_unique")
+def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        number = item.get("communicationNumber") if isinstance(item, dict) else None
+        if not isinstance(number, str):
+            continue
+        if number in first_seen:
+            yield Finding(
+                f"/{item_key}/{index}/communicationNumber",
+                {"value": number, "first": first_seen[number]},
+            )
+        else:
+            first_seen[number] = index
+
+
+# ------------------------------------------------------------------ exchange rules
+
+
+def _results(ex: Exchange) -> tuple[list[Any], list[Any]] | None:
+    """(request items, response results) of a 200 batch exchange, when both are lists."""
+    if ex.status != 200 or not ex.item_key or not isinstance(ex.request_body, dict):
+        return None
+    if not isinstance(ex.body, dict):
+        return None
+    items, results = ex.request_body.get(ex.item_key), ex.body.get("results")
+    if not isinstance(items, list) or not isinstance(results, list):
+        return None
+    return items, results
+
+
+@exchange_rule("result_per_item")
+def result_per_item(ex: Exchange) -> Iterator[Finding]:
+    pair = _results(ex)
+    if pair and len(pair[0]) != len(pair[1]):
+        yield Finding("/results", {"items": len(pair[0]), "results": len(pair[1])})
+
+
+@exchange_rule("result_correlation")
+def result_correlation(ex: Exchange) -> Iterator[Finding]:
+    pair = _results(ex)
+    if not pair:
+        return
+    items, results = pair
+    for index, (item, result) in enumerate(zip(items, results, strict=False)):
+        if not isinstance(item, dict) or not isinstance(result, dict):
+            continue
+        for name in ("communicationNumber", "accountExtId", "businessUnit"):
+            sent, got = item.get(name), result.get(name)
+            if name == "businessUnit" and name not in item:
+                continue  # echoed only when the item had one
+            if name not in item:
+                if name in result:
+                    yield Finding(f"/results/{index}/{name}", {"field": name, "expected": "(omitted)", "got": got, "index": index})
+                continue
+            if sent != got:
+                yield Finding(f"/results/{index}/{name}", {"field": name, "expected": sent, "got": got, "index": index})
+
+
+@exchange_rule("result_type_values")
+def result_type_values(ex: Exchange) -> Iterator[Finding]:
+    if ex.status != 200 or not isinstance(ex.body, dict) or not isinstance(ex.body.get("results"), list):
+        return
+    for index, result in enumerate(ex.body["results"]):
+        if isinstance(result, dict) and result.get("resultType") not in RESULT_TYPES:
+            yield Finding(f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index})
+
+
+@exchange_rule("rejection_has_error")
+def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
+    if ex.status != 200 or not isinstance(ex.body, dict) or not isinstance(ex.body.get("results"), list):
+        return
+    for index, result in enumerate(ex.body["results"]):
+        if not isinstance(result, dict):
+            continue
+        kind = result.get("resultType")
+        if kind in REJECTED:
+            for name in ("errorCode", "errorDescription"):
+                value = result.get(name)
+                if not isinstance(value, str) or not value.strip():
+                    yield Finding(f"/results/{index}/{name}", {"index": index, "problem": f"a rejected result has no {name}"})
+        elif kind in ACCEPTED and result.get("errorCode") not in (None, ""):
+            yield Finding(f"/results/{index}/errorCode", {"index": index, "problem": "an accepted result carries an errorCode"})
+
+
+@exchange_rule("time_elapsed")
+def time_elapsed(ex: Exchange) -> Iterator[Finding]:
+    if ex.status != 200 or not isinstance(ex.body, dict):
+        return
+    results = ex.body.get("results") if isinstance(ex.body.get("results"), list) else []
+    item_times: list[int] = []
+    for index, result in enumerate(results):
+        value = result.get("timeElapsedMs") if isinstance(result, dict) else None
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            yield Finding(f"/results/{index}/timeElapsedMs", {"value": value, "problem": "not an integer >= 0"})
+        else:
+            item_times.append(value)
+    total = ex.body.get("timeElapsedMs")
+    if total is None:
+        return
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        yield Finding("/timeElapsedMs", {"value": total, "problem": "not an integer >= 0"})
+    elif item_times and total < max(item_times):
+        yield Finding(
+            "/timeElapsedMs",
+            {"value": total, "problem": f"the total is below the largest item's ({max(item_times)})"},
+            severity="warning",
+        )
+
+
+def _brm_ok(ex: Exchange) -> bool:
+    return ex.status == 200 and isinstance(ex.body, dict) and ex.operation_id == "retrieveAccumulatedBalance"
+
+
+@exchange_rule("brm_id_echo")
+def brm_id_echo(ex: Exchange) -> Iterator[Finding]:
+    wanted = ex.request_params.get("id")
+    if _brm_ok(ex) and wanted is not None and ex.body.get("id") != wanted:
+        yield Finding("/id", {"expected": wanted, "got": ex.body.get("id")})
+
+
+@exchange_rule("brm_href_consistent")
+def brm_href_consistent(ex: Exchange) -> Iterator[Finding]:
+    wanted = ex.request_params.get("id")
+    if not _brm_ok(ex) or wanted is None:
+        return
+    href = ex.body.get("href")
+    if href is None:
+        return
+    decoded = urllib.parse.unquote(str(href)) if isinstance(href, str) else ""
+    if not isinstance(href, str) or not decoded.endswith(f"/accumulatedBalance/{wanted}"):
+        yield Finding("/href", {"expected": f".../accumulatedBalance/{wanted}", "got": href})
+
+
+@exchange_rule("brm_type_echo")
+def brm_type_echo(ex: Exchange) -> Iterator[Finding]:
+    if not _brm_ok(ex):
+        return
+    wanted = ex.request_params.get("@type") or "AccumulatedBalance"
+    if ex.body.get("@type") != wanted:
+        yield Finding("/@type", {"expected": wanted, "got": ex.body.get("@type")})
+
+
+@exchange_rule("brm_fields_honored")
+def brm_fields_honored(ex: Exchange) -> Iterator[Finding]:
+    fields = ex.request_params.get("fields")
+    if not _brm_ok(ex) or not fields:
+        return
+    allowed = BRM_ALWAYS_ALLOWED | {f.strip() for f in str(fields).split(",") if f.strip()}
+    for name in ex.body:
+        if name not in allowed:
+            yield Finding(f"/{escape_token(name)}", {"field": name, "fields": fields})

@@ -1,0 +1,539 @@
+"""The one rule set: loading rule files, severity overrides, and compiling.
+
+Declarative rules (``specs/rules/*.yaml``) are compiled once into Python source: a
+*check* function (fast path: returns False at the first broken rule, reads msgspec
+Structs by attribute) and a *diagnose* function (slow path: lists every broken rule
+of one object, reads dicts). Both come from the same generator, so a rule exists
+once. Rules that need code are functions in :mod:`amlyze_contracts.rule_functions`
+registered under the same ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .formats import CHECKS, not_before
+from .specs import bundled_dir
+
+SEVERITY_CHOICES = ("error", "warning", "off")
+CONDITION_OPS = (
+    "present",
+    "not-empty",
+    "equals",
+    "not-equals",
+    "in",
+    "not-in",
+    "in-set",
+    "matches",
+    "type",
+    "check",
+    "not-before",
+)
+TYPE_NAMES = ("string", "boolean", "number", "integer", "object", "array", "null")
+RULE_KEYS = {
+    "id",
+    "severity",
+    "code",
+    "applies-to",
+    "when",
+    "require",
+    "pointer",
+    "message",
+    "fix",
+    "source",
+    "function",
+    "classifier",
+    "codes",
+}
+
+
+class RuleFileError(Exception):
+    """A rule file or a severity override is not usable; the message names file and entry."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    arg: Any
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    message: str
+    code: str | None = None
+    applies_to: str | None = None
+    when: tuple[Condition, ...] = ()
+    require: tuple[Condition, ...] = ()
+    pointer: str | None = None
+    fix: str | None = None
+    source: str | None = None
+    function: str | None = None
+    classifier: str | None = None
+    codes: Mapping[str, str] = field(default_factory=dict)
+    origin: str = "<builtin>"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for cond in (*self.when, *self.require):
+            for name in (cond.field, cond.arg if cond.op == "not-before" else None):
+                if isinstance(name, str) and name not in names:
+                    names.append(name)
+        return tuple(names)
+
+    @property
+    def target_field(self) -> str | None:
+        if self.pointer:
+            return self.pointer
+        if self.require:
+            return self.require[0].field
+        return self.when[0].field if self.when else None
+
+    def render(self, **values: Any) -> str:
+        """The message with the fix hint, placeholders filled where known."""
+        text = _fill(self.message, values)
+        if self.fix:
+            text = f"{text}. Fix: {_fill(self.fix, values)}"
+        return text
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    try:
+        return template.format_map(_Blank(values))
+    except (ValueError, IndexError, KeyError):
+        return template
+
+
+# Rules whose logic is the schema or the input reader; listed so they can be
+# overridden (``--severity schema.format=warning``) and documented in one catalogue.
+BUILTIN_RULES: tuple[Rule, ...] = tuple(
+    Rule(rule_id, severity, message, source="CONTRACT.md section 2")
+    for rule_id, severity, message in (
+        ("schema.required", "error", "a required member is missing"),
+        ("schema.type", "error", "a value has the wrong JSON type"),
+        ("schema.enum", "error", "a value is not one of the allowed values"),
+        ("schema.maxLength", "error", "a string is longer than allowed"),
+        ("schema.minLength", "error", "a string is shorter than allowed"),
+        ("schema.minItems", "error", "an array has too few items"),
+        ("schema.maxItems", "error", "an array has too many items"),
+        ("schema.format", "error", "a string does not have the documented format"),
+        ("schema.pattern", "error", "a string does not match the documented pattern"),
+        ("schema.minimum", "error", "a number is below the documented minimum"),
+        ("schema.maximum", "error", "a number is above the documented maximum"),
+        ("schema.additional", "error", "a member the schema forbids"),
+        ("schema.other", "error", "another JSON Schema keyword failed"),
+        ("input.json-syntax", "error", "the text is not JSON"),
+        ("input.encoding", "error", "the bytes are not UTF-8"),
+        ("input.bom", "warning", "a UTF-8 byte-order mark precedes the JSON"),
+        ("input.duplicate-key", "error", "the same member appears twice in one object"),
+        ("input.non-finite", "error", "NaN or Infinity is not JSON"),
+        ("input.too-deep", "error", "nesting deeper than the documented limit"),
+        ("input.operation-unknown", "error", "the body matches no bundled operation"),
+    )
+)
+
+
+def _parse_condition(fname: str, spec: Any, where: str) -> list[Condition]:
+    if not isinstance(spec, dict) or not spec:
+        raise RuleFileError(f"{where}: condition for {fname!r} must be a non-empty mapping")
+    out: list[Condition] = []
+    for op, arg in spec.items():
+        if op not in CONDITION_OPS:
+            raise RuleFileError(
+                f"{where}: unknown condition {op!r} for {fname!r} (known: {', '.join(CONDITION_OPS)})"
+            )
+        if op in ("present", "not-empty") and not isinstance(arg, bool):
+            raise RuleFileError(f"{where}: {op!r} takes true or false")
+        if op in ("in", "not-in") and not isinstance(arg, list):
+            raise RuleFileError(f"{where}: {op!r} takes a list")
+        if op == "matches":
+            try:
+                re.compile(arg)
+            except (re.error, TypeError) as exc:
+                raise RuleFileError(f"{where}: bad regular expression {arg!r}: {exc}") from None
+        if op == "type" and arg not in TYPE_NAMES:
+            raise RuleFileError(f"{where}: type must be one of {', '.join(TYPE_NAMES)}")
+        if op == "check" and arg not in CHECKS:
+            raise RuleFileError(f"{where}: unknown check {arg!r} (known: {', '.join(CHECKS)})")
+        if op == "not-before" and not isinstance(arg, str):
+            raise RuleFileError(f"{where}: not-before takes another field's name")
+        out.append(Condition(fname, op, arg))
+    return out
+
+
+def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) -> Rule:
+    where = f"{origin}: rules[{index}]"
+    if not isinstance(entry, dict):
+        raise RuleFileError(f"{where}: must be a mapping")
+    rule_id = entry.get("id")
+    if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z][a-z0-9-]*(\.[a-zA-Z0-9-]+)+", rule_id):
+        raise RuleFileError(f"{where}: 'id' must look like 'area.name', got {rule_id!r}")
+    where = f"{origin}: rule {rule_id}"
+    unknown = set(entry) - RULE_KEYS
+    if unknown:
+        raise RuleFileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    severity = entry.get("severity", "error")
+    if severity not in SEVERITY_CHOICES:
+        raise RuleFileError(f"{where}: severity must be one of {', '.join(SEVERITY_CHOICES)}")
+    message = entry.get("message")
+    if not isinstance(message, str) or not message:
+        raise RuleFileError(f"{where}: 'message' is required")
+    function = entry.get("function")
+    when: list[Condition] = []
+    require: list[Condition] = []
+    if function is None:
+        if not isinstance(entry.get("applies-to"), str):
+            raise RuleFileError(f"{where}: 'applies-to' (a schema name or \"*\") is required")
+        for key, target in (("when", when), ("require", require)):
+            block = entry.get(key) or {}
+            if not isinstance(block, dict):
+                raise RuleFileError(f"{where}: {key!r} must be a mapping of field to condition")
+            for fname, spec in block.items():
+                target.extend(_parse_condition(str(fname), spec, f"{where}: {key}.{fname}"))
+        if not when and not require:
+            raise RuleFileError(f"{where}: needs 'when' or 'require'")
+        for cond in (*when, *require):
+            if cond.op == "in-set" and cond.arg not in sets and not str(cond.arg).startswith(
+                "classifier:"
+            ):
+                raise RuleFileError(f"{where}: unknown set {cond.arg!r}")
+    code = entry.get("code")
+    return Rule(
+        id=rule_id,
+        severity=severity,
+        message=message,
+        code=None if code is None else str(code),
+        applies_to=entry.get("applies-to"),
+        when=tuple(when),
+        require=tuple(require),
+        pointer=entry.get("pointer"),
+        fix=entry.get("fix"),
+        source=entry.get("source"),
+        function=function,
+        classifier=entry.get("classifier"),
+        codes={str(k): str(v) for k, v in (entry.get("codes") or {}).items()},
+        origin=origin,
+    )
+
+
+@dataclass(frozen=True, eq=False)  # identity: rule sets are cached and used as cache keys
+class RuleSet:
+    rules: tuple[Rule, ...]
+    sets: Mapping[str, frozenset[str]]
+    field_codes: Mapping[str, Mapping[str, str]]
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in (*BUILTIN_RULES, *self.rules)}
+
+    def severity(self, rule_id: str) -> str:
+        rule = self.by_id.get(rule_id)
+        return rule.severity if rule else "error"
+
+    def enabled(self, rule_id: str) -> bool:
+        return self.severity(rule_id) != "off"
+
+    def field_code(self, schema_name: str | None, field_name: str) -> str | None:
+        if not schema_name:
+            return None
+        return (self.field_codes.get(schema_name) or {}).get(field_name)
+
+    def with_severities(self, severities: Mapping[str, str] | None) -> RuleSet:
+        if not severities:
+            return self
+        known = self.by_id
+        overridden_builtins = []
+        new_rules = list(self.rules)
+        for rule_id, severity in severities.items():
+            if severity not in SEVERITY_CHOICES:
+                raise RuleFileError(
+                    f"severity for {rule_id}: {severity!r} is not one of {', '.join(SEVERITY_CHOICES)}"
+                )
+            if rule_id not in known:
+                raise RuleFileError(f"severity for unknown rule {rule_id!r}")
+        for i, rule in enumerate(new_rules):
+            if rule.id in severities:
+                new_rules[i] = replace(rule, severity=severities[rule.id])
+        for rule in BUILTIN_RULES:
+            if rule.id in severities:
+                overridden_builtins.append(replace(rule, severity=severities[rule.id]))
+        return RuleSet((*overridden_builtins, *new_rules), self.sets, self.field_codes)
+
+    def declarative(self) -> list[Rule]:
+        return [r for r in self.rules if r.function is None and r.severity != "off"]
+
+    def functional(self, name: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.function == name:
+                return rule if rule.severity != "off" else None
+        return None
+
+
+def _read_rule_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    except OSError as exc:
+        raise RuleFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RuleFileError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+        raise RuleFileError(f"{path}: must be a mapping with a 'rules' list")
+    return data
+
+
+def parse_rule_documents(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> RuleSet:
+    rules: dict[str, Rule] = {}
+    sets: dict[str, frozenset[str]] = {}
+    field_codes: dict[str, dict[str, str]] = {}
+    parsed = list(docs)
+    for origin, data in parsed:
+        for name, values in (data.get("sets") or {}).items():
+            if not isinstance(values, list):
+                raise RuleFileError(f"{origin}: sets.{name} must be a list")
+            sets[str(name)] = frozenset(str(v) for v in values)
+        for schema_name, mapping in (data.get("field-codes") or {}).items():
+            field_codes.setdefault(str(schema_name), {}).update(
+                {str(k): str(v) for k, v in (mapping or {}).items()}
+            )
+    for origin, data in parsed:
+        for index, entry in enumerate(data.get("rules") or []):
+            rule = _parse_rule(entry, origin, index, sets)
+            # A later file may redefine a rule of the same id (a user's stricter variant).
+            rules[rule.id] = rule
+    return RuleSet(tuple(rules.values()), sets, field_codes)
+
+
+def bundled_rule_files() -> list[Path]:
+    folder = bundled_dir() / "rules"
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+@functools.lru_cache(maxsize=16)
+def _load(paths: tuple[str, ...]) -> RuleSet:
+    return parse_rule_documents((p, _read_rule_file(Path(p))) for p in paths)
+
+
+def load_rules(extra: Iterable[str | Path] | None = None) -> RuleSet:
+    """The bundled rules, plus the user's rule files in the same form."""
+    paths = [str(p) for p in bundled_rule_files()]
+    for p in extra or ():
+        path = Path(p)
+        if not path.is_file():
+            raise RuleFileError(f"{path}: no such rule file")
+        paths.append(str(path.resolve()))
+    return _load(tuple(paths))
+
+
+# --------------------------------------------------------------------------- compile
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+@dataclass
+class _Gen:
+    """Accumulates generated source and the constants it refers to."""
+
+    ns: dict[str, Any]
+    counter: int = 0
+
+    def const(self, value: Any) -> str:
+        self.counter += 1
+        name = f"_c{self.counter}"
+        self.ns[name] = value
+        return name
+
+
+_TYPE_EXPR = {
+    "string": "{v}.__class__ is str",
+    "boolean": "{v}.__class__ is bool",
+    "number": "({v}.__class__ is int or {v}.__class__ is float)",
+    "integer": "{v}.__class__ is int",
+    "object": "isinstance({v}, dict)",
+    "array": "isinstance({v}, list)",
+    "null": "{v} is None",
+}
+
+
+def _equals_expr(v: str, value: Any, gen: _Gen) -> str:
+    if value is None or isinstance(value, bool):
+        return f"{v} is {value!r}"
+    if isinstance(value, str):
+        return f"{v} == {value!r}"
+    return f"({v}.__class__ is {type(value).__name__} and {v} == {gen.const(value)})"
+
+
+def _condition_expr(cond: Condition, var: dict[str, str], miss: str, gen: _Gen, sets: Mapping[str, Any]) -> str:
+    v = var[cond.field]
+    op, arg = cond.op, cond.arg
+    if op == "present":
+        return f"{v} is not {miss}" if arg else f"{v} is {miss}"
+    if op == "not-empty":
+        expr = f"({v} is not {miss} and {v} is not None and {v} != '' and {v} != [])"
+        return expr if arg else f"not {expr}"
+    if op == "equals":
+        return f"({v} is not {miss} and {_equals_expr(v, arg, gen)})"
+    if op == "not-equals":
+        return f"({v} is not {miss} and not ({_equals_expr(v, arg, gen)}))"
+    if op in ("in", "not-in", "in-set"):
+        values = sets[arg] if op == "in-set" else arg
+        if all(isinstance(x, str) for x in values):
+            member = f"({v}.__class__ is str and {v} in {gen.const(frozenset(values))})"
+        else:
+            member = f"any({_equals_expr('_x', x, gen)} for _x in ({v},))"  # rare: mixed types
+        return f"({v} is not {miss} and not {member})" if op == "not-in" else member
+    if op == "matches":
+        return f"({v}.__class__ is str and {gen.const(re.compile(arg))}.search({v}) is not None)"
+    if op == "type":
+        return f"({v} is not {miss} and {_TYPE_EXPR[arg].format(v=v)})"
+    if op == "check":
+        return f"{gen.const(CHECKS[arg])}({v})"
+    if op == "not-before":
+        return f"({v} is {miss} or {var[arg]} is {miss} or {gen.const(not_before)}({v}, {var[arg]}))"
+    raise AssertionError(op)  # pragma: no cover - parse rejects unknown ops
+
+
+@dataclass(frozen=True)
+class ObjectChecker:
+    """The compiled declarative rules for one schema."""
+
+    rules: tuple[Rule, ...]
+    check: Callable[[Any], bool]  # fast path: reads attributes, False at first broken rule
+    diagnose: Callable[[Mapping[str, Any]], list[int]]  # slow path: indexes of broken rules
+    source: str
+
+
+def compile_checker(
+    rules: list[Rule],
+    sets: Mapping[str, frozenset[str]],
+    attr_names: Mapping[str, str] | None = None,
+) -> ObjectChecker:
+    """Compile rules into a fast ``check(struct)`` and a ``diagnose(dict)``.
+
+    ``attr_names`` maps member names to the Struct's attribute names for the fast
+    path (members the Struct lacks are always missing there).
+    """
+    gen = _Gen(ns={"_UNSET": _unset(), "_MISSING": MISSING})
+    names: list[str] = []
+    for rule in rules:
+        names.extend(f for f in rule.fields if f not in names)
+    var = {name: f"v{i}" for i, name in enumerate(names)}
+    bodies = []
+    for mode in ("check", "diagnose"):
+        miss = "_UNSET" if mode == "check" else "_MISSING"
+        lines = [f"def {mode}(it):"]
+        if mode == "diagnose":
+            lines += ["    _g = it.get", "    out = []"]
+        for name in names:
+            if mode == "diagnose":
+                lines.append(f"    {var[name]} = _g({name!r}, _MISSING)")
+            elif attr_names is not None and name in attr_names:
+                lines.append(f"    {var[name]} = it.{attr_names[name]}")
+            else:
+                lines.append(f"    {var[name]} = _UNSET")
+        for index, rule in enumerate(rules):
+            when = " and ".join(_condition_expr(c, var, miss, gen, sets) for c in rule.when) or "True"
+            require = " and ".join(_condition_expr(c, var, miss, gen, sets) for c in rule.require)
+            broken = f"({when}) and not ({require})" if require else when
+            action = "return False" if mode == "check" else f"out.append({index})"
+            lines.append(f"    if {broken}:  # {rule.id}")
+            lines.append(f"        {action}")
+        lines.append("    return True" if mode == "check" else "    return out")
+        bodies.append("\n".join(lines))
+    source = "\n\n".join(bodies) + "\n"
+    code = compile(source, "<amlyze_contracts rules>", "exec")
+    exec(code, gen.ns)  # noqa: S102 - our own generated source, from validated rule data
+    return ObjectChecker(tuple(rules), gen.ns["check"], gen.ns["diagnose"], source)
+
+
+def _unset() -> Any:
+    import msgspec
+
+    return msgspec.UNSET
+
+
+def rules_for_schema(
+    ruleset: RuleSet,
+    schema_name: str | None,
+    properties: Iterable[str],
+    dynamic_enums: Mapping[str, str],
+    classifiers: Mapping[str, frozenset[str]] | None,
+    severity_overrides: Mapping[str, str] | None = None,
+) -> list[Rule]:
+    """The declarative rules that apply to objects of one schema.
+
+    ``dynamic_enums`` maps the schema's ``x-dynamic-enum`` members to classifier
+    names. With a classifier snapshot, a rule carrying ``classifier:`` checks
+    membership in it (as an error) instead of its static set, and
+    ``common.classifier`` expands to one membership check per remaining member.
+    """
+    props = set(properties)
+    out: list[Rule] = []
+    claimed: set[str] = set()
+    snapshot = classifiers or {}
+    overrides = severity_overrides or {}
+    for rule in ruleset.declarative():
+        if rule.applies_to == "*":
+            if not set(rule.fields) <= props:
+                continue
+        elif rule.applies_to != schema_name:
+            continue
+        if rule.classifier:
+            claimed.add(rule.classifier)
+            if rule.classifier in snapshot:
+                set_name = f"classifier:{rule.classifier}"
+                rule = replace(
+                    rule,
+                    require=tuple(
+                        replace(c, arg=set_name) if c.op == "in-set" else c for c in rule.require
+                    ),
+                    severity=overrides.get(rule.id, "error"),
+                    message=rule.message.replace("an active ISO 4217 alphabetic code", "in the classifier snapshot"),
+                )
+        out.append(rule)
+    classifier_rule = ruleset.functional("classifier")
+    if classifier_rule is not None:
+        for member, classifier in dynamic_enums.items():
+            if classifier in claimed or classifier not in snapshot:
+                continue
+            out.append(
+                replace(
+                    classifier_rule,
+                    function=None,
+                    applies_to=schema_name,
+                    when=(Condition(member, "type", "string"),),
+                    require=(Condition(member, "in-set", f"classifier:{classifier}"),),
+                    code=classifier_rule.codes.get(member, classifier_rule.code),
+                    message=classifier_rule.message.replace("{field}", member).replace(
+                        "{classifier}", classifier
+                    ),
+                    fix=(classifier_rule.fix or "").replace("{path}", f"/classifier/{classifier}"),
+                )
+            )
+    return out
+
+
+def sets_with_classifiers(
+    ruleset: RuleSet, classifiers: Mapping[str, frozenset[str]] | None
+) -> dict[str, frozenset[str]]:
+    sets = dict(ruleset.sets)
+    for name, codes in (classifiers or {}).items():
+        sets[f"classifier:{name}"] = frozenset(codes)
+    return sets

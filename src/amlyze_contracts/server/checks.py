@@ -1,0 +1,67 @@
+"""Item checks: the project's rule set (the validator) and the server's known data.
+
+The validator is called once per request on the raw bytes (its fast path for valid
+bodies); this module is the only place the server talks to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..report import Report, Violation
+from .fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
+from .state import Rejection
+
+FALLBACK_CODE = "001"  # the vendor's generic "mandatory/invalid field" code
+UNKNOWN_CUSTOMER = Rejection("404", "BusinessEntity with given extId does not exist in amlyze")
+
+
+def validate(operation_id: str, raw: bytes) -> Sequence[Violation]:
+    """All violations of the project's rule set for one request body."""
+    from ..validation import validate_request  # lazily: keeps `import server` cheap
+
+    report: Report = validate_request(operation_id, raw, classifiers=FIXTURE_CLASSIFIERS)
+    return report.violations
+
+
+def _item_index(pointer: str, prefix: str) -> int | None:
+    """``/accounts/3/bic`` -> 3 (for prefix ``/accounts/``); None outside any item."""
+    if not pointer.startswith(prefix):
+        return None
+    head = pointer[len(prefix) :].split("/", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def rejection_for(violation: Violation) -> Rejection:
+    return Rejection(violation.code or FALLBACK_CODE, f"{violation.rule}: {violation.message}")
+
+
+def reject_items(
+    violations: Iterable[Violation], item_key: str, count: int
+) -> dict[int, Rejection]:
+    """Item index -> rejection, from the first error-severity violation of each item.
+
+    Warnings never reject. An error outside every item (e.g. a duplicated top-level
+    member) makes every item invalid, so it rejects them all.
+    """
+    prefix = f"/{item_key}/"
+    rejected: dict[int, Rejection] = {}
+    for violation in violations:
+        if violation.severity != "error":
+            continue
+        index = _item_index(violation.pointer, prefix)
+        targets: Iterable[int] = range(count) if index is None else (index,)
+        for i in targets:
+            if 0 <= i < count and i not in rejected:
+                rejected[i] = rejection_for(violation)
+    return rejected
+
+
+def check_known_data(operation_id: str, item: Any) -> Rejection | None:
+    """Checks against the server's own data that the rule set cannot know."""
+    if operation_id == "batchAccounts" and isinstance(item, dict):
+        customer = item.get("businessEntityExtId")
+        if isinstance(customer, str) and customer not in CUSTOMERS:
+            return UNKNOWN_CUSTOMER
+    return None

@@ -1,0 +1,507 @@
+"""validate_request / validate_response: the library's front door.
+
+Every request is first offered to the fast path (msgspec decode into generated
+Structs + the compiled rule checker); it can only say "no violation at all". Any
+doubt sends the body to the slow path, which parses with positions, runs
+jsonschema-rs and the rules' diagnose functions, and attaches line/column. So a
+valid body never pays for diagnostics.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from . import classifiers as classifier_snapshots
+from . import rule_functions
+from .jsoninput import locate, may_have_duplicates, read_input
+from .report import InputError, Report, Violation
+from .rules import (
+    ObjectChecker,
+    Rule,
+    RuleSet,
+    compile_checker,
+    load_rules,
+    rules_for_schema,
+    sets_with_classifiers,
+)
+from .schema_check import FastType, SlowValidator, escape_token, fast_type
+from .specs import SCHEMA_NAME, Operation, Spec, operation, operation_ids
+
+Body = Any  # bytes | str | parsed JSON
+Classifiers = Mapping[str, Iterable[str]] | str | Path | None
+
+_NO_VALUE: Any = object()
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, TypeError, ValueError)
+
+
+# ------------------------------------------------------------------ compiled form
+
+
+def _object_schemas(schema: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every object schema with properties reachable through properties/items."""
+    stack = [schema]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not isinstance(node, Mapping):
+            continue
+        seen.add(id(node))
+        if isinstance(node.get("properties"), Mapping):
+            yield node
+            stack.extend(v for v in node["properties"].values() if isinstance(v, Mapping))
+        if isinstance(node.get("items"), Mapping):
+            stack.append(node["items"])
+
+
+def _dynamic_enums(schema: Mapping[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        dyn = sub.get("x-dynamic-enum") if isinstance(sub, Mapping) else None
+        if isinstance(dyn, Mapping) and isinstance(dyn.get("path"), str):
+            found[name] = dyn["path"].rstrip("/").rsplit("/", 1)[-1]
+    return found
+
+
+@dataclass
+class _Target:
+    """One schema a body can be validated against (the batch body, or one item)."""
+
+    schema: Mapping[str, Any]
+    slow: SlowValidator
+    fast: FastType | None
+    checkers: dict[int, ObjectChecker]  # id(object schema) -> compiled rules
+
+
+class CompiledOperation:
+    """An operation's schemas and rules, compiled once per (rules, classifiers)."""
+
+    def __init__(self, op: Operation, ruleset: RuleSet, snapshot: Mapping[str, frozenset[str]]) -> None:
+        self.op = op
+        self.ruleset = ruleset
+        self.snapshot = snapshot
+        self.sets = sets_with_classifiers(ruleset, snapshot)
+        batch = op.batch_item
+        self.item_key = batch[0] if batch else None
+        schema = op.request_schema
+        self.body = self._target(schema) if schema else None
+        self.item = self._target(batch[1]) if batch else None
+        fn = ruleset.functional
+        self.batch_rules = [
+            (rule, rule_functions.BATCH_RULES[rule.function])
+            for name in rule_functions.BATCH_RULES
+            if (rule := fn(name)) is not None and rule.function is not None
+        ]
+        self.unknown_rule = fn("unknown_field")
+
+    def _target(self, schema: Mapping[str, Any]) -> _Target:
+        fast = fast_type(schema)
+        checkers: dict[int, ObjectChecker] = {}
+        struct_of = fast.struct_by_schema if fast else {}
+        for obj_schema in _object_schemas(schema):
+            rules = rules_for_schema(
+                self.ruleset,
+                obj_schema.get(SCHEMA_NAME),
+                obj_schema["properties"],
+                _dynamic_enums(obj_schema),
+                self.snapshot,
+            )
+            if not rules:
+                continue
+            struct = struct_of.get(id(obj_schema))
+            attrs = fast.attrs_for(struct) if fast and struct else None
+            checkers[id(obj_schema)] = compile_checker(rules, self.sets, attrs)
+        return _Target(schema, SlowValidator(schema), fast, checkers)
+
+    # -------------------------------------------------------------- fast path
+
+    def fast_valid(self, body: Body, as_item: bool, parsed: Any = _NO_VALUE) -> bool:
+        target = self.item if as_item else self.body
+        if target is None or target.fast is None:
+            return False
+        fast = target.fast
+        try:
+            if parsed is not _NO_VALUE:
+                obj = msgspec.convert(parsed, fast.type)
+            elif isinstance(body, (bytes, str)):
+                obj = fast.decoder.decode(body)
+                if may_have_duplicates(body, msgspec.json.encode(obj)):
+                    return False
+            else:
+                obj = msgspec.convert(body, fast.type)
+        except _DECODE_ERRORS:
+            return False
+        # Rules: items (or the single item) and the body object; nested objects with
+        # rules of their own are not walked here, so such specs always take the slow path.
+        root_checker = target.checkers.get(id(target.schema))
+        if root_checker is not None and not root_checker.check(obj):
+            return False
+        if as_item or self.item is None or self.item_key is None:
+            return len(target.checkers) <= 1
+        items = getattr(obj, fast.attrs_for(type(obj))[self.item_key])
+        item_checker = self.item.checkers.get(id(self.item.schema))
+        if len(self.item.checkers) > (1 if item_checker else 0):
+            return False
+        if item_checker is not None:
+            check = item_checker.check
+            for item in items:
+                if not check(item):
+                    return False
+        if self.batch_rules:
+            view = [_StructView(item, self.item.fast) for item in items] if self.item.fast else items
+            for _rule, fn in self.batch_rules:
+                if next(iter(fn(view, self.item_key)), None) is not None:
+                    return False
+        return True
+
+    # -------------------------------------------------------------- slow path
+
+    def diagnose(self, value: Any, as_item: bool) -> list[Violation]:
+        target = self.item if as_item else self.body
+        assert target is not None
+        ruleset = self.ruleset
+        out: list[Violation] = []
+        for error in target.slow.iter_errors(value):
+            severity = ruleset.severity(error.rule)
+            if severity == "off":
+                continue
+            parent_schema = _schema_of(target.schema, error.parent_pointer)
+            code = ruleset.field_code(parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or "")
+            out.append(Violation(error.rule, severity, error.pointer, error.message, code))  # type: ignore[arg-type]
+        for pointer, obj, obj_schema in _walk_objects(value, target.schema, ""):
+            checker = target.checkers.get(id(obj_schema))
+            if checker is not None:
+                for index in checker.diagnose(obj):
+                    rule = checker.rules[index]
+                    out.append(_rule_violation(rule, pointer, obj))
+            if self.unknown_rule is not None and obj_schema.get("additionalProperties") is not False:
+                props = obj_schema["properties"]
+                for finding in rule_functions.unknown_members(obj, props, pointer):
+                    name = obj_schema.get(SCHEMA_NAME, "the schema")
+                    message = self.unknown_rule.render(**finding.values, schema=name)
+                    out.append(Violation(self.unknown_rule.id, self.unknown_rule.severity, finding.pointer, message, self.unknown_rule.code))  # type: ignore[arg-type]
+        if not as_item and self.item_key and isinstance(value, dict) and isinstance(value.get(self.item_key), list):
+            for rule, fn in self.batch_rules:
+                for finding in fn(value[self.item_key], self.item_key):
+                    out.append(Violation(rule.id, rule.severity, finding.pointer, rule.render(**finding.values), rule.code))  # type: ignore[arg-type]
+        # A specific rule about a member (e.g. balanceAt renamed) beats "unknown member".
+        specific = {v.pointer for v in out if v.rule != "common.unknown-field"}
+        return [v for v in out if v.rule != "common.unknown-field" or v.pointer not in specific]
+
+
+class _StructView:
+    """Lets the batch rule functions (written for dicts) read a msgspec Struct."""
+
+    __slots__ = ("_attrs", "_obj")
+
+    def __init__(self, obj: Any, fast: FastType) -> None:
+        self._obj = obj
+        self._attrs = fast.attrs_for(type(obj))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        attr = self._attrs.get(name)
+        value = getattr(self._obj, attr, default) if attr else default
+        return default if value is msgspec.UNSET else value
+
+
+def _rule_violation(rule: Rule, pointer: str, obj: Mapping[str, Any]) -> Violation:
+    target = rule.target_field or ""
+    value = obj.get(target)
+    message = rule.render(field=target, value=value)
+    return Violation(rule.id, rule.severity, f"{pointer}/{escape_token(target)}", message, rule.code)  # type: ignore[arg-type]
+
+
+def _walk_objects(value: Any, schema: Mapping[str, Any], pointer: str) -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any]]]:
+    """(pointer, object, schema) for every JSON object that has an object schema."""
+    stack = [(value, schema, pointer)]
+    while stack:
+        node, node_schema, here = stack.pop()
+        if isinstance(node, dict) and isinstance(node_schema.get("properties"), Mapping):
+            yield here, node, node_schema
+            props = node_schema["properties"]
+            for name, child in node.items():
+                sub = props.get(name)
+                if isinstance(sub, Mapping) and isinstance(child, (dict, list)):
+                    stack.append((child, sub, f"{here}/{escape_token(name)}"))
+        elif isinstance(node, list) and isinstance(node_schema.get("items"), Mapping):
+            items_schema = node_schema["items"]
+            stack.extend((child, items_schema, f"{here}/{i}") for i, child in reversed(list(enumerate(node))) if isinstance(child, (dict, list)))
+
+
+def _schema_of(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any] | None:
+    from .schema_check import schema_at_pointer
+
+    return schema_at_pointer(schema, pointer)
+
+
+# ------------------------------------------------------------------ caches
+
+
+def _freeze_snapshot(classifiers: Classifiers) -> tuple[tuple[str, frozenset[str]], ...]:
+    if classifiers is None:
+        return ()
+    if isinstance(classifiers, (str, Path)):
+        loaded = classifier_snapshots.load_file(classifiers)
+    else:
+        loaded = classifier_snapshots.normalize(classifiers)
+    return tuple(sorted(loaded.items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(op_key: tuple[str, str], ruleset: RuleSet, snapshot: tuple[tuple[str, frozenset[str]], ...], spec: Spec | None) -> CompiledOperation:
+    op = operation(op_key[0], [spec] if spec else None)
+    return CompiledOperation(op, ruleset, dict(snapshot))
+
+
+def _ruleset(rules: Iterable[str | Path] | RuleSet | None, severities: Mapping[str, str] | None) -> RuleSet:
+    base = rules if isinstance(rules, RuleSet) else load_rules(tuple(str(r) for r in rules) if rules else None)
+    return _with_severities(base, tuple(sorted((severities or {}).items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _with_severities(base: RuleSet, severities: tuple[tuple[str, str], ...]) -> RuleSet:
+    return base.with_severities(dict(severities))
+
+
+def compiled(operation_id: str, *, rules: Iterable[str | Path] | RuleSet | None = None, severities: Mapping[str, str] | None = None, classifiers: Classifiers = None, spec: Spec | None = None) -> CompiledOperation:
+    ruleset = _ruleset(rules, severities)
+    return _compiled((operation_id, spec.source if spec else ""), ruleset, _freeze_snapshot(classifiers), spec)
+
+
+# ------------------------------------------------------------------ shape detection
+
+
+def detect_operation(value: Any, specs: list[Spec] | None = None) -> tuple[str, str] | None:
+    """(operationId, kind) for a parsed body, kind being request | item | response."""
+    if not isinstance(value, dict):
+        return None
+    keys = set(value)
+    best: tuple[float, str, str] | None = None
+    for op_id in operation_ids(specs):
+        op = operation(op_id, specs)
+        batch = op.batch_item
+        if batch and batch[0] in keys:
+            return op_id, "request"
+        candidates: list[tuple[str, Mapping[str, Any] | None]] = []
+        if batch:
+            candidates.append(("item", batch[1]))
+        if op.method == "GET":
+            candidates.append(("response", op.response_schema(200)))
+        for kind, schema in candidates:
+            if not schema or not isinstance(schema.get("properties"), Mapping):
+                continue
+            props = set(schema["properties"])
+            required = set(schema.get("required") or [])
+            overlap = len(keys & props) / max(len(keys), 1)
+            needed = len(keys & required) / len(required) if required else overlap
+            score = min(overlap, needed)
+            if score >= 0.6 and (best is None or score > best[0]):
+                best = (score, op_id, kind)
+    return (best[1], best[2]) if best else None
+
+
+# ------------------------------------------------------------------ public API
+
+
+def validate_request(
+    operation_id: str | None,
+    body: Body,
+    *,
+    rules: Iterable[str | Path] | RuleSet | None = None,
+    severities: Mapping[str, str] | None = None,
+    classifiers: Classifiers = None,
+    item: bool | None = None,
+    spec: Spec | None = None,
+) -> Report:
+    """Validate a request body (bytes, str, or parsed JSON) for one operation.
+
+    ``item=True`` validates one element of a batch against the item schema;
+    ``None`` decides from the shape. ``operation_id=None`` detects the operation
+    from the shape (``input.operation-unknown`` when nothing fits).
+    ``rules`` adds rule files; ``severities`` maps rule ids to error|warning|off;
+    ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
+    """
+    if not isinstance(body, (bytes, bytearray, memoryview, str, dict, list)):
+        if not _json_like(body):
+            raise InputError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
+    if isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    ruleset = _ruleset(rules, severities)
+    snapshot = _freeze_snapshot(classifiers)
+
+    if operation_id is not None:
+        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+        if item is not True and comp.fast_valid(body, as_item=False):
+            return Report(operation_id, [], "request")
+        if item is True and comp.fast_valid(body, as_item=True):
+            return Report(operation_id, [], "item")
+
+    # Slow path: parse with diagnostics.
+    text: str | None = None
+    report = Report(operation_id, [], "request")
+    if isinstance(body, (bytes, str)):
+        parsed = read_input(body)
+        report.extend(_with_severity(parsed.violations, ruleset))
+        if not parsed.ok:
+            return report.sorted()
+        value, text = parsed.value, parsed.text
+    else:
+        value = body
+        report.extend(_with_severity(_non_finite_numbers(value), ruleset))
+        if not report.valid:
+            return report
+
+    if operation_id is None:
+        detected = detect_operation(value, [spec] if spec else None)
+        if detected is None or detected[1] == "response":
+            report.extend(_with_severity([Violation("input.operation-unknown", "error", "", "the body matches no bundled request shape; name the operation (--operation) or check the top-level member", None, 1 if text else None, 1 if text else None)], ruleset))
+            return report
+        operation_id = detected[0]
+        item = item if item is not None else detected[1] == "item"
+        report.operation_id = operation_id
+        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+    else:
+        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+    if item is None:
+        item = bool(comp.item_key) and isinstance(value, dict) and comp.item_key not in value and detect_operation(value, [comp.op.spec]) == (operation_id, "item")
+    report.kind = "item" if item else "request"
+    if item and comp.item is None:
+        raise InputError(f"{operation_id} has no batch items to validate one of")
+    if comp.fast_valid(None, as_item=bool(item), parsed=value) and not report.violations:
+        return report
+    report.extend(comp.diagnose(value, as_item=bool(item)))
+    return _positioned(report, text)
+
+
+def _json_like(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, dict, list))
+
+
+def _non_finite_numbers(value: Any) -> list[Violation]:
+    found: list[Violation] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            found.append(Violation("input.non-finite", "error", pointer, f"{node} is not a JSON number"))
+        elif isinstance(node, dict):
+            stack.extend((v, f"{pointer}/{escape_token(k)}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+        elif not _json_like(node) and not isinstance(node, (dict, list)):
+            raise InputError(f"{pointer or 'body'}: {type(node).__name__} is not a JSON value")
+    return found
+
+
+def _with_severity(violations: Iterable[Violation], ruleset: RuleSet) -> list[Violation]:
+    out = []
+    for v in violations:
+        severity = ruleset.severity(v.rule) if v.rule in ruleset.by_id else v.severity
+        if severity == "off":
+            continue
+        out.append(v if severity == v.severity else Violation(v.rule, severity, v.pointer, v.message, v.code, v.line, v.column))  # type: ignore[arg-type]
+    return out
+
+
+def _positioned(report: Report, text: str | None) -> Report:
+    if text is None or not report.violations:
+        return report.sorted() if text is not None else report
+    wanted = [v.pointer for v in report.violations if v.line is None]
+    positions = locate(text, wanted) if wanted else {}
+    report.violations = [
+        v if v.line is not None or v.pointer not in positions else v.with_position(*positions[v.pointer])
+        for v in report.violations
+    ]
+    return report.sorted()
+
+
+def validate_response(
+    operation_id: str,
+    status: int,
+    body: Body,
+    *,
+    headers: Mapping[str, str] | None = None,
+    request: Any = None,
+    rules: Iterable[str | Path] | RuleSet | None = None,
+    severities: Mapping[str, str] | None = None,
+    spec: Spec | None = None,
+) -> Report:
+    """Validate a response body for one operation and status.
+
+    ``request``: for the AMLYZE batch operations the request body that was sent
+    (bytes, str or parsed); for the BRM read, the request parameters
+    ``{"id": ..., "@type": ..., "fields": ...}``. With it, the request/response
+    rules of the contract run too.
+    """
+    ruleset = _ruleset(rules, severities)
+    op = operation(operation_id, [spec] if spec else None)
+    report = Report(operation_id, [], "response")
+    text: str | None = None
+    value: Any = body
+    if isinstance(body, (bytes, bytearray, memoryview, str)):
+        raw = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
+        if len(raw) == 0:
+            value = None
+        else:
+            parsed = read_input(raw)
+            report.extend(_with_severity(parsed.violations, ruleset))
+            if not parsed.ok:
+                return report.sorted()
+            value, text = parsed.value, parsed.text
+
+    def emit(rule_id: str, pointer: str, severity: str | None = None, **values: Any) -> None:
+        rule = ruleset.by_id.get(rule_id)
+        if rule is None or rule.severity == "off":
+            return
+        report.violations.append(Violation(rule_id, (severity or rule.severity), pointer, rule.render(**values), rule.code))  # type: ignore[arg-type]
+
+    documented = op.response(status)
+    if documented is None:
+        emit("response.status-documented", "", status=status, operation=operation_id, documented=", ".join(op.statuses))
+    if headers is not None and value is not None:
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            emit("response.content-type", "", got=content_type or "(none)")
+    schema = op.response_schema(status)
+    if schema is not None and value is not None:
+        for error in _response_validator(op.operation_id, str(status), op.spec.source).iter_errors(value):
+            severity = ruleset.severity(error.rule)
+            if severity != "off":
+                report.violations.append(Violation(error.rule, severity, error.pointer, error.message))  # type: ignore[arg-type]
+    if request is not None:
+        exchange = _exchange(op, status, value, request)
+        for rule in ruleset.rules:
+            fn = rule_functions.EXCHANGE_RULES.get(rule.function or "")
+            if fn is None or rule.severity == "off":
+                continue
+            for finding in fn(exchange):
+                emit(rule.id, finding.pointer, finding.severity, **finding.values)
+    return _positioned(report, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _response_validator(operation_id: str, status: str, source: str) -> SlowValidator:
+    from .specs import load
+
+    spec = load(source)
+    schema = spec.operations[operation_id].response_schema(status)
+    assert schema is not None
+    return SlowValidator(schema)
+
+
+def _exchange(op: Operation, status: int, value: Any, request: Any) -> rule_functions.Exchange:
+    batch = op.batch_item
+    if batch:
+        request_body = request
+        if isinstance(request, (bytes, bytearray, str)):
+            parsed = read_input(bytes(request) if isinstance(request, bytearray) else request)
+            request_body = parsed.value if parsed.ok else None
+        return rule_functions.Exchange(op.operation_id, status, value, request_body=request_body, item_key=batch[0])
+    params = dict(request) if isinstance(request, Mapping) else {}
+    return rule_functions.Exchange(op.operation_id, status, value, request_params=params)
