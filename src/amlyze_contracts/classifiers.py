@@ -32,11 +32,15 @@ def _codes(name: str, values: Any, source: str) -> frozenset[str]:
         elif isinstance(entry, Mapping) and isinstance(entry.get("code"), str):
             codes.append(entry["code"])
         else:
-            raise ClassifierError(f"{source}: classifier {name!r} has an entry that is neither a code nor {{'code': ...}}")
+            raise ClassifierError(
+                f"{source}: classifier {name!r} has an entry that is neither a code nor {{'code': ...}}"
+            )
     return frozenset(codes)
 
 
-def normalize(snapshot: Mapping[str, Iterable[Any]], source: str = "classifiers") -> dict[str, frozenset[str]]:
+def normalize(
+    snapshot: Mapping[str, Iterable[Any]], source: str = "classifiers"
+) -> dict[str, frozenset[str]]:
     return {str(name): _codes(str(name), list(values), source) for name, values in snapshot.items()}
 
 
@@ -52,13 +56,15 @@ def load_file(path: str | Path) -> dict[str, frozenset[str]]:
     return normalize(data, str(path))
 
 
-def fetch(base_url: str, names: Iterable[str] = KNOWN_CLASSIFIERS, timeout: float = 10.0) -> dict[str, frozenset[str]]:
+def fetch(
+    base_url: str, names: Iterable[str] = KNOWN_CLASSIFIERS, timeout: float = 10.0
+) -> dict[str, frozenset[str]]:
     """Read ``GET {base_url}/classifier/{name}`` once per name; names the server lacks are skipped."""
     out: dict[str, frozenset[str]] = {}
     for name in names:
         url = f"{base_url.rstrip('/')}/classifier/{name}"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user-given URL
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
                 out[name] = _codes(name, json.loads(resp.read()), url)
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

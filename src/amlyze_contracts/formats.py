@@ -55,13 +55,18 @@ def parse_instant(value: Any) -> datetime | None:
     """An RFC 3339 date-time as an aware datetime, or None when it is not one."""
     if not is_date_time(value):
         return None
+    try:
+        # Python 3.11 reads the common forms (``Z``, offsets, up to 6 fraction digits) in C.
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
     text = value.upper().replace("Z", "+00:00")
     date_part, _, rest = text.partition("T")
-    # fromisoformat takes at most 6 fractional digits; a leap second is clamped to :59.
-    match = re.match(r"(\d\d:\d\d:)(\d\d)(\.\d+)?(.*)", rest)
+    match = _TIME_PARTS.match(rest)
     if not match:
         return None
     hhmm, seconds, fraction, offset = match.groups()
+    # fromisoformat takes at most 6 fractional digits; a leap second is clamped to :59.
     seconds = "59" if seconds == "60" else seconds
     fraction = (fraction or "")[:7]
     try:
@@ -70,14 +75,27 @@ def parse_instant(value: Any) -> datetime | None:
         return None
 
 
+_TIME_PARTS = re.compile(r"(\d\d:\d\d:)(\d\d)(\.\d+)?(.*)")
+
+
+# "LT" -> "2129": the letters of a country code as ISO 13616 digits, precomputed.
+_COUNTRY_DIGITS = {cc: cc.translate(_IBAN_DIGITS) for cc in IBAN_LENGTHS}
+
+
 def is_iban(value: Any) -> bool:
     """ISO 13616: known country length and mod-97 == 1."""
     if not isinstance(value, str) or len(value) < 5:
         return False
-    expected = IBAN_LENGTHS.get(value[:2])
+    country = value[:2]
+    expected = IBAN_LENGTHS.get(country)
     if expected is not None and len(value) != expected:
         return False
-    rearranged = (value[4:] + value[:4]).translate(_IBAN_DIGITS)
+    bban = value[4:]
+    prefix = _COUNTRY_DIGITS.get(country)
+    if prefix is not None and bban.isdigit() and value[2:4].isdigit():
+        # Most countries' BBANs are digits only: skip the per-character translation.
+        return int(f"{bban}{prefix}{value[2:4]}") % 97 == 1
+    rearranged = (bban + value[:4]).translate(_IBAN_DIGITS)
     if not rearranged.isdigit():
         return False
     return int(rearranged) % 97 == 1
@@ -85,10 +103,31 @@ def is_iban(value: Any) -> bool:
 
 def not_before(later: Any, earlier: Any) -> bool:
     """True unless both are date-times and ``later`` is strictly before ``earlier``."""
+    if (
+        later.__class__ is str
+        and earlier.__class__ is str
+        and len(later) == len(earlier)
+        and later[-1] in "Zz"
+        and earlier[-1] in "Zz"
+        and is_date_time(later)
+        and is_date_time(earlier)
+    ):
+        # Same shape, both UTC: the text orders like the instants (case folded for T/Z).
+        return later.upper() >= earlier.upper()
     a, b = parse_instant(later), parse_instant(earlier)
     if a is None or b is None:
         return True
     return a >= b
+
+
+def not_before_valid(later: str, earlier: str) -> bool:
+    """:func:`not_before` for values already proven to be RFC 3339 date-times."""
+    if len(later) == len(earlier) and later[-1] in "Zz" and earlier[-1] in "Zz":
+        return later.upper() >= earlier.upper()
+    try:
+        return datetime.fromisoformat(later) >= datetime.fromisoformat(earlier)
+    except ValueError:  # lower-case T/Z, leap second, >6 fraction digits
+        return not_before(later, earlier)
 
 
 # Named checks usable from rule files as ``check: <name>``.

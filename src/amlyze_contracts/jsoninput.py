@@ -7,11 +7,12 @@ wrong or suspected, so valid input pays nothing for diagnostics.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
@@ -42,8 +43,15 @@ class ParsedInput:
     violations: list[Violation] = field(default_factory=list)
 
 
-def _violation(rule: str, message: str, line: int | None = None, column: int | None = None, severity: str = "error", pointer: str = "") -> Violation:
-    return Violation(rule, severity, pointer, message, None, line, column)  # type: ignore[arg-type]
+def _violation(
+    rule: str,
+    message: str,
+    line: int | None = None,
+    column: int | None = None,
+    severity: str = "error",
+    pointer: str = "",
+) -> Violation:
+    return Violation(rule, severity, pointer, message, None, line, column)
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:
@@ -58,9 +66,24 @@ def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
     found: list[Violation] = []
     for bom, name in _OTHER_BOMS:
         if data.startswith(bom):
-            return None, [_violation("input.encoding", f"the body is {name}; JSON payloads must be UTF-8. Fix: re-save the file as UTF-8", 1, 1)]
+            return None, [
+                _violation(
+                    "input.encoding",
+                    f"the body is {name}; JSON payloads must be UTF-8. Fix: re-save the file as UTF-8",
+                    1,
+                    1,
+                )
+            ]
     if data.startswith(UTF8_BOM):
-        found.append(_violation("input.bom", "a UTF-8 byte-order mark precedes the JSON; it is ignored here but some servers reject it. Fix: save without BOM", 1, 1, "warning"))
+        found.append(
+            _violation(
+                "input.bom",
+                "a UTF-8 byte-order mark precedes the JSON; it is ignored here but some servers reject it. Fix: save without BOM",
+                1,
+                1,
+                "warning",
+            )
+        )
         data = data[3:]
     try:
         return data.decode("utf-8"), found
@@ -68,7 +91,14 @@ def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
         good = data[: exc.start].decode("utf-8", errors="replace")
         line, column = line_col(good, len(good))
         byte = data[exc.start : exc.start + 1].hex()
-        found.append(_violation("input.encoding", f"byte 0x{byte} at offset {exc.start} is not valid UTF-8 (the file is probably Latin-1 or Windows-1252). Fix: re-save as UTF-8", line, column))
+        found.append(
+            _violation(
+                "input.encoding",
+                f"byte 0x{byte} at offset {exc.start} is not valid UTF-8 (the file is probably Latin-1 or Windows-1252). Fix: re-save as UTF-8",
+                line,
+                column,
+            )
+        )
         return None, found
 
 
@@ -92,7 +122,7 @@ def _explain(text: str, msg: str, pos: int) -> str:
     """Name the usual culprits (trailing commas, comments, unquoted keys, truncation)."""
     before = text[:pos].rstrip()
     here = text[pos : pos + 2]
-    if here.startswith(("//", "/*")) or text[pos:pos + 1] == "#":
+    if here.startswith(("//", "/*")) or text[pos : pos + 1] == "#":
         return f"{msg}: comments are not allowed in JSON. Fix: remove the comment"
     if before.endswith(",") and here[:1] in ("}", "]"):
         return f"{msg}: trailing comma before '{here[:1]}'. Fix: remove the comma"
@@ -123,7 +153,9 @@ def parse_text(text: str) -> ParsedInput:
         result.violations.append(_parse_failure(text, exc))
         return result
     except RecursionError:  # pragma: no cover - orjson enforces its own limit
-        result.violations.append(_violation("input.too-deep", f"nesting deeper than {MAX_DEPTH} levels", 1, 1))
+        result.violations.append(
+            _violation("input.too-deep", f"nesting deeper than {MAX_DEPTH} levels", 1, 1)
+        )
         return result
     result.value = value
     # A duplicate is reported, and the rest still validated (last member wins, as in orjson).
@@ -136,14 +168,24 @@ def _parse_failure(text: str, exc: orjson.JSONDecodeError) -> Violation:
     pos = exc.pos
     if "depth" in exc.msg or "recursion" in exc.msg:
         line, column = line_col(text, pos)
-        return _violation("input.too-deep", f"nesting deeper than {MAX_DEPTH} levels; this tool stops there. Fix: flatten the document", line, column)
+        return _violation(
+            "input.too-deep",
+            f"nesting deeper than {MAX_DEPTH} levels; this tool stops there. Fix: flatten the document",
+            line,
+            column,
+        )
     match = _NON_FINITE.match(text, pos) or _NON_FINITE.match(text, max(pos - 1, 0))
     if match is None:
         near = re.compile(r"-?(?:NaN|Infinity)").search(text, max(pos - 9, 0), pos + 9)
         match = near
     if match is not None and abs(match.start() - pos) <= 9:
         line, column = line_col(text, match.start())
-        return _violation("input.non-finite", f"{match.group(0)} is not a JSON number. Fix: send a finite number, or null", line, column)
+        return _violation(
+            "input.non-finite",
+            f"{match.group(0)} is not a JSON number. Fix: send a finite number, or null",
+            line,
+            column,
+        )
     try:
         message, offset = _syntax_message(text)
     except _NonFinite as nf:  # pragma: no cover - caught above by position
@@ -166,7 +208,9 @@ def read_input(body: bytes | str) -> ParsedInput:
         return parsed
     if body.startswith("\ufeff"):
         parsed = parse_text(body[1:])
-        parsed.violations.insert(0, _violation("input.bom", "a byte-order mark precedes the JSON", 1, 1, "warning"))
+        parsed.violations.insert(
+            0, _violation("input.bom", "a byte-order mark precedes the JSON", 1, 1, "warning")
+        )
         return parsed
     return parse_text(body)
 
@@ -190,7 +234,12 @@ def find_duplicate_keys(text: str, value: Any) -> list[Violation]:
     if not may_have_duplicates(text, orjson.dumps(value)):
         return []
     return [
-        _violation("input.duplicate-key", f"`{key}` appears twice in the same object; JSON parsers keep only one of them (which one differs). Fix: remove one", *line_col(text, pos), pointer=pointer)
+        _violation(
+            "input.duplicate-key",
+            f"`{key}` appears twice in the same object; JSON parsers keep only one of them (which one differs). Fix: remove one",
+            *line_col(text, pos),
+            pointer=pointer,
+        )
         for pointer, key, pos in scan_duplicates(text)
     ]
 
@@ -295,12 +344,11 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
         for token in _split_pointer(pointer):
             node = node.setdefault(token, {})
     offsets: dict[tuple[str, ...], int] = {}
-    scanner = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined, no-untyped-call]
+    scanner = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
     start = _skip_ws(text, 0)
-    try:
+    # Text that does not parse this far gives positions up to where it broke.
+    with contextlib.suppress(ValueError, IndexError, StopIteration, RecursionError):
         _walk(text, start, trie, (), offsets, scanner)
-    except (ValueError, IndexError, StopIteration, RecursionError):
-        pass
     out: dict[str, tuple[int, int]] = {}
     for pointer in wanted:
         tokens = tuple(_split_pointer(pointer))
@@ -312,7 +360,14 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _walk(text: str, pos: int, node: dict[str, Any], path: tuple[str, ...], offsets: dict[tuple[str, ...], int], scanner: Any) -> int:
+def _walk(
+    text: str,
+    pos: int,
+    node: dict[str, Any],
+    path: tuple[str, ...],
+    offsets: dict[tuple[str, ...], int],
+    scanner: Any,
+) -> int:
     offsets[path] = pos
     ch = text[pos : pos + 1]
     if not node or ch not in ("{", "["):

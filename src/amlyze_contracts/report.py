@@ -24,7 +24,7 @@ class Violation:
     """
 
     rule: str
-    severity: Severity
+    severity: str  # "error" | "warning" (Severity); a plain str keeps rule data easy to pass
     pointer: str
     message: str
     code: str | None = None

@@ -44,15 +44,28 @@ class Exchange:
     item_key: str | None = None
 
 
-BatchRule = Callable[[list[Any], str], Iterator[Finding]]
+BatchDiagnose = Callable[[list[Any], str], Iterator[Finding]]
+# A fast proof over decoded Structs: True only when diagnose would find nothing.
+# ``attr(name)`` gives a getter for a member (msgspec.UNSET when absent).
+BatchFastOk = Callable[[list[Any], Callable[[str], Callable[[Any], Any]]], bool]
 ExchangeRule = Callable[[Exchange], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class BatchRule:
+    diagnose: BatchDiagnose
+    fast_ok: BatchFastOk | None = None
+
+
 BATCH_RULES: dict[str, BatchRule] = {}
 EXCHANGE_RULES: dict[str, ExchangeRule] = {}
 
 
-def batch_rule(name: str) -> Callable[[BatchRule], BatchRule]:
-    def register(fn: BatchRule) -> BatchRule:
-        BATCH_RULES[name] = fn
+def batch_rule(
+    name: str, fast_ok: BatchFastOk | None = None
+) -> Callable[[BatchDiagnose], BatchDiagnose]:
+    def register(fn: BatchDiagnose) -> BatchDiagnose:
+        BATCH_RULES[name] = BatchRule(fn, fast_ok)
         return fn
 
     return register
@@ -69,7 +82,9 @@ def exchange_rule(name: str) -> Callable[[ExchangeRule], ExchangeRule]:
 # ------------------------------------------------------------------ request rules
 
 
-def unknown_members(obj: Mapping[str, Any], properties: Mapping[str, Any], pointer: str) -> Iterator[Finding]:
+def unknown_members(
+    obj: Mapping[str, Any], properties: Mapping[str, Any], pointer: str
+) -> Iterator[Finding]:
     """common.unknown-field: members the schema does not define, with a did-you-mean."""
     for name in obj:
         if name not in properties:
@@ -80,13 +95,18 @@ def unknown_members(obj: Mapping[str, Any], properties: Mapping[str, Any], point
             )
 
 
-@batch_rule("batch_not_empty")
+@batch_rule("batch_not_empty", fast_ok=lambda items, attr: len(items) > 0)
 def batch_not_empty(items: list[Any], item_key: str) -> Iterator[Finding]:
     if not items:
         yield Finding(f"/{item_key}", {})
 
 
-@batch_rule("communication_number_unique")
+def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]]) -> bool:
+    numbers = list(map(attr("communicationNumber"), items))
+    return all(n.__class__ is str for n in numbers) and len(set(numbers)) == len(numbers)
+
+
+@batch_rule("communication_number_unique", fast_ok=_numbers_unique)
 def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
     first_seen: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -139,24 +159,40 @@ def result_correlation(ex: Exchange) -> Iterator[Finding]:
                 continue  # echoed only when the item had one
             if name not in item:
                 if name in result:
-                    yield Finding(f"/results/{index}/{name}", {"field": name, "expected": "(omitted)", "got": got, "index": index})
+                    yield Finding(
+                        f"/results/{index}/{name}",
+                        {"field": name, "expected": "(omitted)", "got": got, "index": index},
+                    )
                 continue
             if sent != got:
-                yield Finding(f"/results/{index}/{name}", {"field": name, "expected": sent, "got": got, "index": index})
+                yield Finding(
+                    f"/results/{index}/{name}",
+                    {"field": name, "expected": sent, "got": got, "index": index},
+                )
 
 
 @exchange_rule("result_type_values")
 def result_type_values(ex: Exchange) -> Iterator[Finding]:
-    if ex.status != 200 or not isinstance(ex.body, dict) or not isinstance(ex.body.get("results"), list):
+    if (
+        ex.status != 200
+        or not isinstance(ex.body, dict)
+        or not isinstance(ex.body.get("results"), list)
+    ):
         return
     for index, result in enumerate(ex.body["results"]):
         if isinstance(result, dict) and result.get("resultType") not in RESULT_TYPES:
-            yield Finding(f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index})
+            yield Finding(
+                f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index}
+            )
 
 
 @exchange_rule("rejection_has_error")
 def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
-    if ex.status != 200 or not isinstance(ex.body, dict) or not isinstance(ex.body.get("results"), list):
+    if (
+        ex.status != 200
+        or not isinstance(ex.body, dict)
+        or not isinstance(ex.body.get("results"), list)
+    ):
         return
     for index, result in enumerate(ex.body["results"]):
         if not isinstance(result, dict):
@@ -166,23 +202,33 @@ def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
             for name in ("errorCode", "errorDescription"):
                 value = result.get(name)
                 if not isinstance(value, str) or not value.strip():
-                    yield Finding(f"/results/{index}/{name}", {"index": index, "problem": f"a rejected result has no {name}"})
+                    yield Finding(
+                        f"/results/{index}/{name}",
+                        {"index": index, "problem": f"a rejected result has no {name}"},
+                    )
         elif kind in ACCEPTED and result.get("errorCode") not in (None, ""):
-            yield Finding(f"/results/{index}/errorCode", {"index": index, "problem": "an accepted result carries an errorCode"})
+            yield Finding(
+                f"/results/{index}/errorCode",
+                {"index": index, "problem": "an accepted result carries an errorCode"},
+            )
 
 
 @exchange_rule("time_elapsed")
 def time_elapsed(ex: Exchange) -> Iterator[Finding]:
     if ex.status != 200 or not isinstance(ex.body, dict):
         return
-    results = ex.body.get("results") if isinstance(ex.body.get("results"), list) else []
+    raw_results = ex.body.get("results")
+    results: list[Any] = raw_results if isinstance(raw_results, list) else []
     item_times: list[int] = []
     for index, result in enumerate(results):
         value = result.get("timeElapsedMs") if isinstance(result, dict) else None
         if value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            yield Finding(f"/results/{index}/timeElapsedMs", {"value": value, "problem": "not an integer >= 0"})
+            yield Finding(
+                f"/results/{index}/timeElapsedMs",
+                {"value": value, "problem": "not an integer >= 0"},
+            )
         else:
             item_times.append(value)
     total = ex.body.get("timeElapsedMs")
@@ -193,13 +239,20 @@ def time_elapsed(ex: Exchange) -> Iterator[Finding]:
     elif item_times and total < max(item_times):
         yield Finding(
             "/timeElapsedMs",
-            {"value": total, "problem": f"the total is below the largest item's ({max(item_times)})"},
+            {
+                "value": total,
+                "problem": f"the total is below the largest item's ({max(item_times)})",
+            },
             severity="warning",
         )
 
 
 def _brm_ok(ex: Exchange) -> bool:
-    return ex.status == 200 and isinstance(ex.body, dict) and ex.operation_id == "retrieveAccumulatedBalance"
+    return (
+        ex.status == 200
+        and isinstance(ex.body, dict)
+        and ex.operation_id == "retrieveAccumulatedBalance"
+    )
 
 
 @exchange_rule("brm_id_echo")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .formats import CHECKS, not_before
+from .formats import CHECKS, not_before, not_before_valid
 from .specs import bundled_dir
 
 SEVERITY_CHOICES = ("error", "warning", "off")
@@ -179,7 +179,9 @@ def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) ->
     if not isinstance(entry, dict):
         raise RuleFileError(f"{where}: must be a mapping")
     rule_id = entry.get("id")
-    if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z][a-z0-9-]*(\.[a-zA-Z0-9-]+)+", rule_id):
+    if not isinstance(rule_id, str) or not re.fullmatch(
+        r"[a-z][a-z0-9-]*(\.[a-zA-Z0-9-]+)+", rule_id
+    ):
         raise RuleFileError(f"{where}: 'id' must look like 'area.name', got {rule_id!r}")
     where = f"{origin}: rule {rule_id}"
     unknown = set(entry) - RULE_KEYS
@@ -206,8 +208,10 @@ def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) ->
         if not when and not require:
             raise RuleFileError(f"{where}: needs 'when' or 'require'")
         for cond in (*when, *require):
-            if cond.op == "in-set" and cond.arg not in sets and not str(cond.arg).startswith(
-                "classifier:"
+            if (
+                cond.op == "in-set"
+                and cond.arg not in sets
+                and not str(cond.arg).startswith("classifier:")
             ):
                 raise RuleFileError(f"{where}: unknown set {cond.arg!r}")
     code = entry.get("code")
@@ -287,7 +291,7 @@ def _read_rule_file(path: Path) -> dict[str, Any]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except OSError as exc:
         raise RuleFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -380,9 +384,25 @@ def _equals_expr(v: str, value: Any, gen: _Gen) -> str:
     return f"({v}.__class__ is {type(value).__name__} and {v} == {gen.const(value)})"
 
 
-def _condition_expr(cond: Condition, var: dict[str, str], miss: str, gen: _Gen, sets: Mapping[str, Any]) -> str:
+def _condition_expr(
+    cond: Condition,
+    var: dict[str, str],
+    miss: str,
+    gen: _Gen,
+    sets: Mapping[str, Any],
+    asserted: Mapping[str, str],
+) -> str:
+    """Python source for one condition. ``asserted`` maps members to the format the
+    fast path's decoder already proved (so the check is only "present")."""
     v = var[cond.field]
     op, arg = cond.op, cond.arg
+    if op == "check" and asserted.get(cond.field) == arg:
+        return f"{v} is not {miss}"
+    if op == "not-before" and asserted.get(cond.field) == asserted.get(arg) == "date-time":
+        other = var[arg]
+        return (
+            f"({v} is {miss} or {other} is {miss} or {gen.const(not_before_valid)}({v}, {other}))"
+        )
     if op == "present":
         return f"{v} is not {miss}" if arg else f"{v} is {miss}"
     if op == "not-empty":
@@ -397,16 +417,21 @@ def _condition_expr(cond: Condition, var: dict[str, str], miss: str, gen: _Gen, 
         if all(isinstance(x, str) for x in values):
             member = f"({v}.__class__ is str and {v} in {gen.const(frozenset(values))})"
         else:
-            member = f"any({_equals_expr('_x', x, gen)} for _x in ({v},))"  # rare: mixed types
+            # Mixed types: compare each allowed value the way `equals` does (True is not 1).
+            member = "(" + " or ".join(f"({_equals_expr(v, x, gen)})" for x in values) + ")"
         return f"({v} is not {miss} and not {member})" if op == "not-in" else member
     if op == "matches":
-        return f"({v}.__class__ is str and {gen.const(re.compile(arg))}.search({v}) is not None)"
+        pattern = re.compile(arg)
+        method = "match" if arg.startswith("^") else "search"
+        return f"({v}.__class__ is str and {gen.const(getattr(pattern, method))}({v}) is not None)"
     if op == "type":
         return f"({v} is not {miss} and {_TYPE_EXPR[arg].format(v=v)})"
     if op == "check":
-        return f"{gen.const(CHECKS[arg])}({v})"
+        return f"({v} is not {miss} and {gen.const(CHECKS[arg])}({v}))"
     if op == "not-before":
-        return f"({v} is {miss} or {var[arg]} is {miss} or {gen.const(not_before)}({v}, {var[arg]}))"
+        return (
+            f"({v} is {miss} or {var[arg]} is {miss} or {gen.const(not_before)}({v}, {var[arg]}))"
+        )
     raise AssertionError(op)  # pragma: no cover - parse rejects unknown ops
 
 
@@ -424,11 +449,13 @@ def compile_checker(
     rules: list[Rule],
     sets: Mapping[str, frozenset[str]],
     attr_names: Mapping[str, str] | None = None,
+    asserted_formats: Mapping[str, str] | None = None,
 ) -> ObjectChecker:
     """Compile rules into a fast ``check(struct)`` and a ``diagnose(dict)``.
 
     ``attr_names`` maps member names to the Struct's attribute names for the fast
-    path (members the Struct lacks are always missing there).
+    path (members the Struct lacks are always missing there);
+    ``asserted_formats`` names the formats its decoder already asserted.
     """
     gen = _Gen(ns={"_UNSET": _unset(), "_MISSING": MISSING})
     names: list[str] = []
@@ -448,9 +475,15 @@ def compile_checker(
                 lines.append(f"    {var[name]} = it.{attr_names[name]}")
             else:
                 lines.append(f"    {var[name]} = _UNSET")
+        asserted = (asserted_formats or {}) if mode == "check" else {}
         for index, rule in enumerate(rules):
-            when = " and ".join(_condition_expr(c, var, miss, gen, sets) for c in rule.when) or "True"
-            require = " and ".join(_condition_expr(c, var, miss, gen, sets) for c in rule.require)
+            when = (
+                " and ".join(_condition_expr(c, var, miss, gen, sets, asserted) for c in rule.when)
+                or "True"
+            )
+            require = " and ".join(
+                _condition_expr(c, var, miss, gen, sets, asserted) for c in rule.require
+            )
             broken = f"({when}) and not ({require})" if require else when
             action = "return False" if mode == "check" else f"out.append({index})"
             lines.append(f"    if {broken}:  # {rule.id}")
@@ -459,7 +492,7 @@ def compile_checker(
         bodies.append("\n".join(lines))
     source = "\n\n".join(bodies) + "\n"
     code = compile(source, "<amlyze_contracts rules>", "exec")
-    exec(code, gen.ns)  # noqa: S102 - our own generated source, from validated rule data
+    exec(code, gen.ns)  # our own generated source, from validated rule data
     return ObjectChecker(tuple(rules), gen.ns["check"], gen.ns["diagnose"], source)
 
 
@@ -505,7 +538,9 @@ def rules_for_schema(
                         replace(c, arg=set_name) if c.op == "in-set" else c for c in rule.require
                     ),
                     severity=overrides.get(rule.id, "error"),
-                    message=rule.message.replace("an active ISO 4217 alphabetic code", "in the classifier snapshot"),
+                    message=rule.message.replace(
+                        "an active ISO 4217 alphabetic code", "in the classifier snapshot"
+                    ),
                 )
         out.append(rule)
     classifier_rule = ruleset.functional("classifier")

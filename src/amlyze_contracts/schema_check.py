@@ -23,7 +23,7 @@ from .formats import DATE_TIME_PATTERN, is_date_time
 from .specs import SCHEMA_NAME
 
 # Formats we can assert identically on both paths; any other format disables the fast path.
-_FAST_FORMATS = {"date-time": DATE_TIME_PATTERN}
+FAST_FORMATS = {"date-time": DATE_TIME_PATTERN}
 _NOOP_FORMATS = {"int32", "int64", "float", "double"}  # OpenAPI annotations on numbers
 _SUPPORTED = {
     "type", "properties", "required", "items", "enum", "maxLength", "minLength",
@@ -49,9 +49,9 @@ def _meta(schema: Mapping[str, Any]) -> msgspec.Meta | None:
         kwargs["max_length"] = schema["maxItems"]
     fmt = schema.get("format")
     if fmt is not None and schema.get("type") == "string":
-        if fmt not in _FAST_FORMATS:
+        if fmt not in FAST_FORMATS:
             raise _Unsupported(f"format {fmt}")
-        kwargs["pattern"] = _FAST_FORMATS[fmt]
+        kwargs["pattern"] = FAST_FORMATS[fmt]
     return msgspec.Meta(**kwargs) if kwargs else None
 
 
@@ -81,7 +81,11 @@ class _StructBuilder:
             return inner | None if "null" in types else inner
         if "enum" in schema:
             values = schema["enum"]
-            if not values or not all(isinstance(v, str) for v in values) or types not in (None, "string"):
+            if (
+                not values
+                or not all(isinstance(v, str) for v in values)
+                or types not in (None, "string")
+            ):
                 raise _Unsupported("non-string enum")
             return Literal[tuple(values)]
         if types == "string":
@@ -117,7 +121,11 @@ class _StructBuilder:
         rename: dict[str, str] = {}
         attr_names: dict[str, str] = {}
         for index, (name, sub) in enumerate(props.items()):
-            attr = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") else f"f{index}_"
+            attr = (
+                name
+                if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
+                else f"f{index}_"
+            )
             attr_names[name] = attr
             rename[attr] = name
             tp = self.type_for(sub)
@@ -132,6 +140,8 @@ class _StructBuilder:
             fields + optional,
             forbid_unknown_fields=True,
             rename=rename,
+            # Decoded values are plain data without cycles: untracked Structs decode faster.
+            gc=False,
         )
         self.attr_names[struct] = attr_names
         self.struct_by_schema[id(schema)] = struct
@@ -182,7 +192,15 @@ _KIND_RULE = {
     "UnevaluatedProperties": "schema.additional",
     "FalseSchema": "schema.additional",
 }
-_JSON_TYPE = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
+_JSON_TYPE = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def escape_token(token: str | int) -> str:
@@ -205,9 +223,9 @@ class SchemaError:
 def closest(name: str, candidates: Any) -> str | None:
     found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
     if not found:
-        lowered = {c.lower(): c for c in candidates}
+        lowered = {str(c).lower(): str(c) for c in candidates}
         return lowered.get(name.lower())
-    return found[0]
+    return str(found[0])
 
 
 def _describe(value: Any) -> str:
@@ -250,7 +268,9 @@ class SlowValidator:
             parent = pointer_of(path)
             message = f"`{member}` is required"
             present = value.keys() if isinstance(value, dict) else ()
-            guess = closest(member, [k for k in present if k not in (sub_schema.get("properties") or {})])
+            guess = closest(
+                member, [k for k in present if k not in (sub_schema.get("properties") or {})]
+            )
             fix = f"did you mean `{member}` instead of `{guess}`?" if guess else f"add `{member}`"
             return SchemaError(rule, pointer, member, parent, f"{message}. Fix: {fix}")
         pointer = pointer_of(path)
@@ -261,8 +281,12 @@ class SlowValidator:
             message = f"{where} must be {expected_text}, got {actual} {_describe(value)}"
         elif kind in ("Enum", "Constant"):
             allowed = sub_schema.get("enum") or [sub_schema.get("const")]
-            guess = closest(str(value), [str(a) for a in allowed]) if isinstance(value, str) else None
-            message = f"{where} must be one of {', '.join(map(str, allowed))}; got {_describe(value)}"
+            guess = (
+                closest(str(value), [str(a) for a in allowed]) if isinstance(value, str) else None
+            )
+            message = (
+                f"{where} must be one of {', '.join(map(str, allowed))}; got {_describe(value)}"
+            )
             if guess:
                 message += f". Fix: did you mean {guess}?"
         elif kind == "MaxLength":
@@ -270,7 +294,9 @@ class SlowValidator:
         elif kind == "MinLength":
             message = f"{where} is {len(value)} characters long; at least {sub_schema.get('minLength')} required"
         elif kind == "MinItems":
-            message = f"{where} has {len(value)} items; at least {sub_schema.get('minItems')} required"
+            message = (
+                f"{where} has {len(value)} items; at least {sub_schema.get('minItems')} required"
+            )
         elif kind == "Format":
             fmt = sub_schema.get("format")
             hint = " (RFC 3339, e.g. 2023-09-05T08:07:34.605Z)" if fmt == "date-time" else ""

@@ -112,7 +112,9 @@ class _Positions:
 # --- JSON compatibility --------------------------------------------------------------------
 
 
-def _non_json(value: Any, tokens: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+def _non_json(
+    value: Any, tokens: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Values YAML can produce but JSON cannot carry (timestamps, binary, sets)."""
     if isinstance(value, dict):
         for key, sub in value.items():
@@ -137,6 +139,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return value
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(v) for v in node)
+    return False
 
 
 # --- the linter ----------------------------------------------------------------------------
@@ -182,7 +192,9 @@ class _Linter:
                 self.add(RULE_INVALID, path, f"{first} (at {where})")
         except Exception as exc:
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.add(RULE_INVALID, [], f"openapi-spec-validator cannot validate the document: {text}")
+            self.add(
+                RULE_INVALID, [], f"openapi-spec-validator cannot validate the document: {text}"
+            )
 
     # examples -----------------------------------------------------------------------------
 
@@ -236,7 +248,9 @@ class _Linter:
             op_tokens = [*tokens, method]
             label = op.get("operationId") or f"{method.upper()} {path}"
             for index, param in enumerate(op.get("parameters") or []):
-                self._parameter(param, [*op_tokens, "parameters", str(index)], f"parameter of {label}")
+                self._parameter(
+                    param, [*op_tokens, "parameters", str(index)], f"parameter of {label}"
+                )
             if "requestBody" in op:
                 self._body(op["requestBody"], [*op_tokens, "requestBody"], f"request of {label}")
             responses = op.get("responses")
@@ -256,11 +270,15 @@ class _Linter:
         content = obj.get("content")
         if isinstance(content, dict):
             for media_type, media in content.items():
-                self._container(media, [*tokens, "content", str(media_type)], f"{label}, {media_type}")
+                self._container(
+                    media, [*tokens, "content", str(media_type)], f"{label}, {media_type}"
+                )
         headers = obj.get("headers")
         if isinstance(headers, dict):
             for name, header in headers.items():
-                self._parameter(header, [*tokens, "headers", str(name)], f"header {name} of {label}")
+                self._parameter(
+                    header, [*tokens, "headers", str(name)], f"header {name} of {label}"
+                )
 
     def _parameter(self, obj: Any, tokens: list[str], label: str) -> None:
         obj, tokens = self.deref(obj, tokens)
@@ -270,7 +288,9 @@ class _Linter:
             label = f"{label} '{obj['name']}'"
         if isinstance(obj.get("content"), dict):
             for media_type, media in obj["content"].items():
-                self._container(media, [*tokens, "content", str(media_type)], f"{label}, {media_type}")
+                self._container(
+                    media, [*tokens, "content", str(media_type)], f"{label}, {media_type}"
+                )
         else:
             self._container(obj, tokens, label)
 
@@ -281,7 +301,9 @@ class _Linter:
         if not isinstance(obj, dict) or key in self._seen_containers:
             return
         self._seen_containers.add(key)
-        if "schema" not in obj or ("example" not in obj and not isinstance(obj.get("examples"), dict)):
+        if "schema" not in obj or (
+            "example" not in obj and not isinstance(obj.get("examples"), dict)
+        ):
             return
         try:
             schema = _get(self.resolved, [*tokens, "schema"])
@@ -289,15 +311,23 @@ class _Linter:
             return
         if not isinstance(schema, dict | bool):
             return
+        compiled = jsonable(schema)
+        if isinstance(compiled, dict) and _has_ref(compiled):
+            # resolve_refs leaves a recursive $ref in place: give it its target, as an
+            # unknown (ignored) keyword of the root schema, so "#/components/..." resolves.
+            compiled = {**compiled, "components": jsonable(self.document.get("components") or {})}
         try:
-            validator = jsonschema_rs.Draft202012Validator(jsonable(schema), validate_formats=True)
-        except (ValueError, jsonschema_rs.ValidationError) as exc:
+            validator = jsonschema_rs.Draft202012Validator(compiled, validate_formats=True)
+        except Exception as exc:  # jsonschema_rs raises ValueError subclasses; never crash
             first = str(exc).splitlines()[0]
-            self.add(RULE_INVALID, [*tokens, "schema"], f"schema of {label} cannot be compiled: {first}")
+            self.add(
+                RULE_INVALID, [*tokens, "schema"], f"schema of {label} cannot be compiled: {first}"
+            )
             return
         if "example" in obj:
             self._example(validator, obj["example"], [*tokens, "example"], "example", label)
-        for name, example in (obj.get("examples") or {}).items():
+        named = obj.get("examples")
+        for name, example in (named if isinstance(named, dict) else {}).items():
             example, ex_tokens = self.deref(example, [*tokens, "examples", str(name)])
             if isinstance(example, dict) and "value" in example:
                 self._example(validator, example["value"], [*ex_tokens, "value"], str(name), label)

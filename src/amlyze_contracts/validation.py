@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,20 @@ from .rules import (
     rules_for_schema,
     sets_with_classifiers,
 )
-from .schema_check import FastType, SlowValidator, escape_token, fast_type
+from .schema_check import FAST_FORMATS, FastType, SlowValidator, escape_token, fast_type
 from .specs import SCHEMA_NAME, Operation, Spec, operation, operation_ids
 
 Body = Any  # bytes | str | parsed JSON
 Classifiers = Mapping[str, Iterable[str]] | str | Path | None
 
 _NO_VALUE: Any = object()
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, TypeError, ValueError)
+_DECODE_ERRORS = (
+    msgspec.ValidationError,
+    msgspec.DecodeError,
+    RecursionError,
+    TypeError,
+    ValueError,
+)
 
 
 # ------------------------------------------------------------------ compiled form
@@ -82,7 +89,9 @@ class _Target:
 class CompiledOperation:
     """An operation's schemas and rules, compiled once per (rules, classifiers)."""
 
-    def __init__(self, op: Operation, ruleset: RuleSet, snapshot: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self, op: Operation, ruleset: RuleSet, snapshot: Mapping[str, frozenset[str]]
+    ) -> None:
         self.op = op
         self.ruleset = ruleset
         self.snapshot = snapshot
@@ -116,7 +125,14 @@ class CompiledOperation:
                 continue
             struct = struct_of.get(id(obj_schema))
             attrs = fast.attrs_for(struct) if fast and struct else None
-            checkers[id(obj_schema)] = compile_checker(rules, self.sets, attrs)
+            asserted = {
+                name: sub["format"]
+                for name, sub in obj_schema["properties"].items()
+                if isinstance(sub, Mapping)
+                and sub.get("type") == "string"
+                and sub.get("format") in FAST_FORMATS
+            }
+            checkers[id(obj_schema)] = compile_checker(rules, self.sets, attrs, asserted)
         return _Target(schema, SlowValidator(schema), fast, checkers)
 
     # -------------------------------------------------------------- fast path
@@ -154,9 +170,14 @@ class CompiledOperation:
                 if not check(item):
                     return False
         if self.batch_rules:
-            view = [_StructView(item, self.item.fast) for item in items] if self.item.fast else items
-            for _rule, fn in self.batch_rules:
-                if next(iter(fn(view, self.item_key)), None) is not None:
+            attrs = fast.attrs_for(type(items[0])) if items else {}
+
+            def getter(name: str) -> Callable[[Any], Any]:
+                attr = attrs.get(name)
+                return operator.attrgetter(attr) if attr else (lambda _item: msgspec.UNSET)
+
+            for _rule, batch in self.batch_rules:
+                if batch.fast_ok is None or not batch.fast_ok(items, getter):
                     return False
         return True
 
@@ -172,52 +193,67 @@ class CompiledOperation:
             if severity == "off":
                 continue
             parent_schema = _schema_of(target.schema, error.parent_pointer)
-            code = ruleset.field_code(parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or "")
-            out.append(Violation(error.rule, severity, error.pointer, error.message, code))  # type: ignore[arg-type]
+            code = ruleset.field_code(
+                parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or ""
+            )
+            out.append(Violation(error.rule, severity, error.pointer, error.message, code))
         for pointer, obj, obj_schema in _walk_objects(value, target.schema, ""):
             checker = target.checkers.get(id(obj_schema))
             if checker is not None:
                 for index in checker.diagnose(obj):
                     rule = checker.rules[index]
                     out.append(_rule_violation(rule, pointer, obj))
-            if self.unknown_rule is not None and obj_schema.get("additionalProperties") is not False:
+            if (
+                self.unknown_rule is not None
+                and obj_schema.get("additionalProperties") is not False
+            ):
                 props = obj_schema["properties"]
                 for finding in rule_functions.unknown_members(obj, props, pointer):
                     name = obj_schema.get(SCHEMA_NAME, "the schema")
                     message = self.unknown_rule.render(**finding.values, schema=name)
-                    out.append(Violation(self.unknown_rule.id, self.unknown_rule.severity, finding.pointer, message, self.unknown_rule.code))  # type: ignore[arg-type]
-        if not as_item and self.item_key and isinstance(value, dict) and isinstance(value.get(self.item_key), list):
-            for rule, fn in self.batch_rules:
-                for finding in fn(value[self.item_key], self.item_key):
-                    out.append(Violation(rule.id, rule.severity, finding.pointer, rule.render(**finding.values), rule.code))  # type: ignore[arg-type]
+                    out.append(
+                        Violation(
+                            self.unknown_rule.id,
+                            self.unknown_rule.severity,
+                            finding.pointer,
+                            message,
+                            self.unknown_rule.code,
+                        )
+                    )
+        if (
+            not as_item
+            and self.item_key
+            and isinstance(value, dict)
+            and isinstance(value.get(self.item_key), list)
+        ):
+            for rule, batch in self.batch_rules:
+                for finding in batch.diagnose(value[self.item_key], self.item_key):
+                    out.append(
+                        Violation(
+                            rule.id,
+                            rule.severity,
+                            finding.pointer,
+                            rule.render(**finding.values),
+                            rule.code,
+                        )
+                    )
         # A specific rule about a member (e.g. balanceAt renamed) beats "unknown member".
         specific = {v.pointer for v in out if v.rule != "common.unknown-field"}
         return [v for v in out if v.rule != "common.unknown-field" or v.pointer not in specific]
-
-
-class _StructView:
-    """Lets the batch rule functions (written for dicts) read a msgspec Struct."""
-
-    __slots__ = ("_attrs", "_obj")
-
-    def __init__(self, obj: Any, fast: FastType) -> None:
-        self._obj = obj
-        self._attrs = fast.attrs_for(type(obj))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        attr = self._attrs.get(name)
-        value = getattr(self._obj, attr, default) if attr else default
-        return default if value is msgspec.UNSET else value
 
 
 def _rule_violation(rule: Rule, pointer: str, obj: Mapping[str, Any]) -> Violation:
     target = rule.target_field or ""
     value = obj.get(target)
     message = rule.render(field=target, value=value)
-    return Violation(rule.id, rule.severity, f"{pointer}/{escape_token(target)}", message, rule.code)  # type: ignore[arg-type]
+    return Violation(
+        rule.id, rule.severity, f"{pointer}/{escape_token(target)}", message, rule.code
+    )
 
 
-def _walk_objects(value: Any, schema: Mapping[str, Any], pointer: str) -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any]]]:
+def _walk_objects(
+    value: Any, schema: Mapping[str, Any], pointer: str
+) -> Iterator[tuple[str, dict[str, Any], Mapping[str, Any]]]:
     """(pointer, object, schema) for every JSON object that has an object schema."""
     stack = [(value, schema, pointer)]
     while stack:
@@ -231,7 +267,11 @@ def _walk_objects(value: Any, schema: Mapping[str, Any], pointer: str) -> Iterat
                     stack.append((child, sub, f"{here}/{escape_token(name)}"))
         elif isinstance(node, list) and isinstance(node_schema.get("items"), Mapping):
             items_schema = node_schema["items"]
-            stack.extend((child, items_schema, f"{here}/{i}") for i, child in reversed(list(enumerate(node))) if isinstance(child, (dict, list)))
+            stack.extend(
+                (child, items_schema, f"{here}/{i}")
+                for i, child in reversed(list(enumerate(node)))
+                if isinstance(child, (dict, list))
+            )
 
 
 def _schema_of(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any] | None:
@@ -254,13 +294,24 @@ def _freeze_snapshot(classifiers: Classifiers) -> tuple[tuple[str, frozenset[str
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(op_key: tuple[str, str], ruleset: RuleSet, snapshot: tuple[tuple[str, frozenset[str]], ...], spec: Spec | None) -> CompiledOperation:
+def _compiled(
+    op_key: tuple[str, str],
+    ruleset: RuleSet,
+    snapshot: tuple[tuple[str, frozenset[str]], ...],
+    spec: Spec | None,
+) -> CompiledOperation:
     op = operation(op_key[0], [spec] if spec else None)
     return CompiledOperation(op, ruleset, dict(snapshot))
 
 
-def _ruleset(rules: Iterable[str | Path] | RuleSet | None, severities: Mapping[str, str] | None) -> RuleSet:
-    base = rules if isinstance(rules, RuleSet) else load_rules(tuple(str(r) for r in rules) if rules else None)
+def _ruleset(
+    rules: Iterable[str | Path] | RuleSet | None, severities: Mapping[str, str] | None
+) -> RuleSet:
+    base = (
+        rules
+        if isinstance(rules, RuleSet)
+        else load_rules(tuple(str(r) for r in rules) if rules else None)
+    )
     return _with_severities(base, tuple(sorted((severities or {}).items())))
 
 
@@ -269,9 +320,18 @@ def _with_severities(base: RuleSet, severities: tuple[tuple[str, str], ...]) -> 
     return base.with_severities(dict(severities))
 
 
-def compiled(operation_id: str, *, rules: Iterable[str | Path] | RuleSet | None = None, severities: Mapping[str, str] | None = None, classifiers: Classifiers = None, spec: Spec | None = None) -> CompiledOperation:
+def compiled(
+    operation_id: str,
+    *,
+    rules: Iterable[str | Path] | RuleSet | None = None,
+    severities: Mapping[str, str] | None = None,
+    classifiers: Classifiers = None,
+    spec: Spec | None = None,
+) -> CompiledOperation:
     ruleset = _ruleset(rules, severities)
-    return _compiled((operation_id, spec.source if spec else ""), ruleset, _freeze_snapshot(classifiers), spec)
+    return _compiled(
+        (operation_id, spec.source if spec else ""), ruleset, _freeze_snapshot(classifiers), spec
+    )
 
 
 # ------------------------------------------------------------------ shape detection
@@ -327,9 +387,10 @@ def validate_request(
     ``rules`` adds rule files; ``severities`` maps rule ids to error|warning|off;
     ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
     """
-    if not isinstance(body, (bytes, bytearray, memoryview, str, dict, list)):
-        if not _json_like(body):
-            raise InputError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
+    if not isinstance(body, (bytes, bytearray, memoryview, str, dict, list)) and not _json_like(
+        body
+    ):
+        raise InputError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
     if isinstance(body, (bytearray, memoryview)):
         body = bytes(body)
     ruleset = _ruleset(rules, severities)
@@ -360,7 +421,22 @@ def validate_request(
     if operation_id is None:
         detected = detect_operation(value, [spec] if spec else None)
         if detected is None or detected[1] == "response":
-            report.extend(_with_severity([Violation("input.operation-unknown", "error", "", "the body matches no bundled request shape; name the operation (--operation) or check the top-level member", None, 1 if text else None, 1 if text else None)], ruleset))
+            report.extend(
+                _with_severity(
+                    [
+                        Violation(
+                            "input.operation-unknown",
+                            "error",
+                            "",
+                            "the body matches no bundled request shape; name the operation (--operation) or check the top-level member",
+                            None,
+                            1 if text else None,
+                            1 if text else None,
+                        )
+                    ],
+                    ruleset,
+                )
+            )
             return report
         operation_id = detected[0]
         item = item if item is not None else detected[1] == "item"
@@ -369,7 +445,12 @@ def validate_request(
     else:
         comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
     if item is None:
-        item = bool(comp.item_key) and isinstance(value, dict) and comp.item_key not in value and detect_operation(value, [comp.op.spec]) == (operation_id, "item")
+        item = (
+            bool(comp.item_key)
+            and isinstance(value, dict)
+            and comp.item_key not in value
+            and detect_operation(value, [comp.op.spec]) == (operation_id, "item")
+        )
     report.kind = "item" if item else "request"
     if item and comp.item is None:
         raise InputError(f"{operation_id} has no batch items to validate one of")
@@ -389,7 +470,9 @@ def _non_finite_numbers(value: Any) -> list[Violation]:
     while stack:
         node, pointer = stack.pop()
         if isinstance(node, float) and not math.isfinite(node):
-            found.append(Violation("input.non-finite", "error", pointer, f"{node} is not a JSON number"))
+            found.append(
+                Violation("input.non-finite", "error", pointer, f"{node} is not a JSON number")
+            )
         elif isinstance(node, dict):
             stack.extend((v, f"{pointer}/{escape_token(k)}") for k, v in node.items())
         elif isinstance(node, list):
@@ -405,7 +488,11 @@ def _with_severity(violations: Iterable[Violation], ruleset: RuleSet) -> list[Vi
         severity = ruleset.severity(v.rule) if v.rule in ruleset.by_id else v.severity
         if severity == "off":
             continue
-        out.append(v if severity == v.severity else Violation(v.rule, severity, v.pointer, v.message, v.code, v.line, v.column))  # type: ignore[arg-type]
+        out.append(
+            v
+            if severity == v.severity
+            else Violation(v.rule, severity, v.pointer, v.message, v.code, v.line, v.column)
+        )
     return out
 
 
@@ -415,7 +502,9 @@ def _positioned(report: Report, text: str | None) -> Report:
     wanted = [v.pointer for v in report.violations if v.line is None]
     positions = locate(text, wanted) if wanted else {}
     report.violations = [
-        v if v.line is not None or v.pointer not in positions else v.with_position(*positions[v.pointer])
+        v
+        if v.line is not None or v.pointer not in positions
+        else v.with_position(*positions[v.pointer])
         for v in report.violations
     ]
     return report.sorted()
@@ -459,21 +548,35 @@ def validate_response(
         rule = ruleset.by_id.get(rule_id)
         if rule is None or rule.severity == "off":
             return
-        report.violations.append(Violation(rule_id, (severity or rule.severity), pointer, rule.render(**values), rule.code))  # type: ignore[arg-type]
+        report.violations.append(
+            Violation(
+                rule_id, (severity or rule.severity), pointer, rule.render(**values), rule.code
+            )
+        )
 
     documented = op.response(status)
     if documented is None:
-        emit("response.status-documented", "", status=status, operation=operation_id, documented=", ".join(op.statuses))
+        emit(
+            "response.status-documented",
+            "",
+            status=status,
+            operation=operation_id,
+            documented=", ".join(op.statuses),
+        )
     if headers is not None and value is not None:
         content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             emit("response.content-type", "", got=content_type or "(none)")
     schema = op.response_schema(status)
     if schema is not None and value is not None:
-        for error in _response_validator(op.operation_id, str(status), op.spec.source).iter_errors(value):
+        for error in _response_validator(op.operation_id, str(status), op.spec.source).iter_errors(
+            value
+        ):
             severity = ruleset.severity(error.rule)
             if severity != "off":
-                report.violations.append(Violation(error.rule, severity, error.pointer, error.message))  # type: ignore[arg-type]
+                report.violations.append(
+                    Violation(error.rule, severity, error.pointer, error.message)
+                )
     if request is not None:
         exchange = _exchange(op, status, value, request)
         for rule in ruleset.rules:
@@ -502,6 +605,8 @@ def _exchange(op: Operation, status: int, value: Any, request: Any) -> rule_func
         if isinstance(request, (bytes, bytearray, str)):
             parsed = read_input(bytes(request) if isinstance(request, bytearray) else request)
             request_body = parsed.value if parsed.ok else None
-        return rule_functions.Exchange(op.operation_id, status, value, request_body=request_body, item_key=batch[0])
+        return rule_functions.Exchange(
+            op.operation_id, status, value, request_body=request_body, item_key=batch[0]
+        )
     params = dict(request) if isinstance(request, Mapping) else {}
     return rule_functions.Exchange(op.operation_id, status, value, request_params=params)

@@ -71,12 +71,13 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _resolve_target(target: str) -> Path:
-    """A path as given, or the file of a bundled spec named ``target``."""
+def _resolve_target(target: str) -> tuple[Path, str]:
+    """The file to lint and how to show it: a path as given, or a bundled spec's file."""
     path = Path(target)
     if not path.exists() and target in list_bundled():
-        return next(p for p in bundled_spec_files() if spec_name(p) == target)
-    return path
+        bundled = next(p for p in bundled_spec_files() if spec_name(p) == target)
+        return bundled, _display(bundled)
+    return path, target
 
 
 # --- list ----------------------------------------------------------------------------------
@@ -135,11 +136,13 @@ def _format_violation(path: str, v: Violation) -> str:
 def _run_lint(args: argparse.Namespace) -> int:
     from ..spec_lint import RULE_UNREADABLE, lint_file  # jsonschema-rs only when linting
 
-    targets = [_resolve_target(t) for t in args.files] or bundled_spec_files()
+    targets = [_resolve_target(t) for t in args.files] or [
+        (p, _display(p)) for p in bundled_spec_files()
+    ]
     results: list[tuple[str, list[Violation]]] = []
     try:
-        for path in targets:
-            results.append((_display(path), lint_file(path, structure=not args.examples_only)))
+        for path, shown in targets:
+            results.append((shown, lint_file(path, structure=not args.examples_only)))
     except SpecError as exc:  # openapi-spec-validator missing
         return _fail(str(exc))
 

@@ -1,6 +1,6 @@
 """The server's replaceable parts and their correct implementations.
 
-A request handler (``app.py``) only wires these together. Each injectable bug
+A request handler (``asgi.py``) only wires these together. Each injectable bug
 (``bugs.py``) replaces or wraps exactly one part, so the correct code below never
 mentions bugs.
 """

@@ -16,14 +16,17 @@ from typing import Any
 import uvicorn
 
 from . import fixtures
-from .app import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, ReferenceServer, app
+from .asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, ReferenceServer, app
 
 STARTUP_TIMEOUT = 10.0
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted
+    # sockets whose proto says TCP, and without it every response waits ~40 ms for a
+    # delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)

@@ -66,7 +66,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def _query(scope: Scope) -> dict[str, list[str]]:
-    return urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return urllib.parse.parse_qs(
+        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+    )
 
 
 def _elapsed_ms(started: int) -> int:
@@ -181,6 +183,7 @@ class ReferenceServer:
         length = _header(scope, b"content-length")
         try:
             async with asyncio.timeout(self.body_timeout):
+                # h11 has already rejected a malformed Content-Length.
                 raw = await self.parts.read_body(
                     receive, int(length) if length else None, self.max_body
                 )
@@ -277,7 +280,10 @@ def app(
     ownership across restarts (default: in memory). ``bugs``: names from
     ``BUGS`` to inject (see ``amlyze-contracts serve --list-bugs``).
     """
-    from .bugs import apply_bugs
+    from .bugs import apply_bugs, unknown_bugs
 
+    bugs = list(bugs)
+    if unknown := unknown_bugs(bugs):
+        raise ValueError(f"unknown bug(s): {', '.join(unknown)}")
     parts = apply_bugs(Parts(store=store if store is not None else open_store(state)), bugs)
     return ReferenceServer(parts, token=token, max_body=max_body, body_timeout=body_timeout)

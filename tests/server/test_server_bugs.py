@@ -1,0 +1,293 @@
+"""Every catalogued bug, over real HTTP: a probe that observes the concrete deviation
+must see it on a server with that bug, and must not see it on the correct server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from amlyze_contracts.server import BUGS, running
+from amlyze_contracts.server.fixtures import valid_account
+
+pytestmark = [pytest.mark.network, pytest.mark.timeout(20)]
+
+ACCOUNTS = "/amlyze-ws-rest/batch-accounts"
+BRM = "/brm/prepayBalanceManagement/v1/accumulatedBalance/"
+KNOWN_ID = "0.0.0.1+-account+102879"
+LIMIT = 4096
+ACCEPTED_TYPES = {"REQUEST_ACCEPTED", "REQUEST_REJECTED", "OK", "ERROR"}
+
+Probe = Callable[[httpx.Client], bool]  # True: the deviation was observed
+PROBES: dict[str, Probe] = {}
+
+
+def probe(name: str) -> Callable[[Probe], Probe]:
+    def register(fn: Probe) -> Probe:
+        PROBES[name] = fn
+        return fn
+
+    return register
+
+
+def new(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def account(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = valid_account(new("cn"), new("acc"), **changes)
+    return item
+
+
+def post(client: httpx.Client, *items: Any) -> httpx.Response:
+    return client.post(ACCOUNTS, json={"accounts": list(items)})
+
+
+def results(client: httpx.Client, *items: Any) -> list[dict[str, Any]]:
+    response = post(client, *items)
+    assert response.status_code == 200, response.text
+    return list(response.json()["results"])
+
+
+def accepted(client: httpx.Client, item: dict[str, Any]) -> bool:
+    (result,) = results(client, item)
+    return bool(result["resultType"] == "REQUEST_ACCEPTED")
+
+
+# --- rule set ---------------------------------------------------------------------
+
+
+@probe("no-bic-rule")
+def _(client: httpx.Client) -> bool:
+    return accepted(client, account(isOtherFinInstAccount=True))
+
+
+@probe("no-closing-date-rule")
+def _(client: httpx.Client) -> bool:
+    return accepted(client, account(accountStatus="CLOSED"))
+
+
+@probe("no-classifier-check")
+def _(client: httpx.Client) -> bool:
+    return accepted(client, account(accountType="PERSONAL"))
+
+
+@probe("warnings-reject")
+def _(client: httpx.Client) -> bool:
+    return not accepted(client, account(accountNickname="only a warning"))
+
+
+@probe("rejection-without-code")
+def _(client: httpx.Client) -> bool:
+    (result,) = results(client, {k: v for k, v in account().items() if k != "requester"})
+    assert result["resultType"] == "REQUEST_REJECTED"
+    return "errorCode" not in result
+
+
+@probe("generic-error-code")
+def _(client: httpx.Client) -> bool:
+    (result,) = results(client, account(isOtherFinInstAccount=True))
+    return bool(result.get("errorCode") == "001")
+
+
+# --- known data and state ---------------------------------------------------------
+
+
+@probe("no-customer-check")
+def _(client: httpx.Client) -> bool:
+    return accepted(client, account(businessEntityExtId="CUST-9999"))
+
+
+@probe("no-o005")
+def _(client: httpx.Client) -> bool:
+    number = new("cn")
+    assert accepted(client, valid_account(number, new("acc")))
+    return accepted(client, valid_account(number, new("acc")))
+
+
+@probe("no-ownership-check")
+def _(client: httpx.Client) -> bool:
+    acc = new("acc")
+    assert accepted(client, valid_account(new("cn"), acc, businessEntityExtId="CUST-0001"))
+    return accepted(client, valid_account(new("cn"), acc, businessEntityExtId="CUST-0002"))
+
+
+@probe("no-in-batch-o005")
+def _(client: httpx.Client) -> bool:
+    number = new("cn")
+    pair = results(client, valid_account(number, new("acc")), valid_account(number, new("acc")))
+    return bool(pair[1]["resultType"] == "REQUEST_ACCEPTED")
+
+
+@probe("records-rejected")
+def _(client: httpx.Client) -> bool:
+    number = new("cn")
+    assert not accepted(client, valid_account(number, new("acc"), accountStatus="CLOSED"))
+    return not accepted(client, valid_account(number, new("acc")))
+
+
+@probe("crash-at-max-length")
+def _(client: httpx.Client) -> bool:
+    return post(client, valid_account(new("cn").ljust(255, "x"), new("acc"))).status_code == 500
+
+
+@probe("crash-on-non-ascii")
+def _(client: httpx.Client) -> bool:
+    return post(client, valid_account(new("cn"), new("sąskaita"))).status_code == 500
+
+
+# --- results ----------------------------------------------------------------------
+
+
+@probe("bad-result-type")
+def _(client: httpx.Client) -> bool:
+    pair = results(client, account(), account(accountStatus="CLOSED"))
+    return any(r["resultType"] not in ACCEPTED_TYPES for r in pair)
+
+
+@probe("null-correlation")
+def _(client: httpx.Client) -> bool:
+    item = {k: v for k, v in account().items() if k != "accountExtId"}
+    (result,) = results(client, item)
+    return "accountExtId" in result and result["accountExtId"] is None
+
+
+@probe("business-unit-dropped")
+def _(client: httpx.Client) -> bool:
+    (result,) = results(client, account(businessUnit="BU_1"))
+    return "businessUnit" not in result
+
+
+@probe("results-reversed")
+def _(client: httpx.Client) -> bool:
+    items = [account(), account(), account()]
+    got = [r["communicationNumber"] for r in results(client, *items)]
+    return got != [i["communicationNumber"] for i in items]
+
+
+@probe("drop-last-result")
+def _(client: httpx.Client) -> bool:
+    response = post(client, account(), account())
+    return len(response.json()["results"]) != 2
+
+
+@probe("total-time-below-items")
+def _(client: httpx.Client) -> bool:
+    body = post(client, account(), account()).json()
+    return bool(body["timeElapsedMs"] < max(r["timeElapsedMs"] for r in body["results"]))
+
+
+# --- request handling -------------------------------------------------------------
+
+
+@probe("malformed-json-500")
+def _(client: httpx.Client) -> bool:
+    return client.post(ACCOUNTS, content=b'{"accounts": [}').status_code == 500
+
+
+@probe("missing-array-200")
+def _(client: httpx.Client) -> bool:
+    return client.post(ACCOUNTS, json={"accountz": []}).status_code == 200
+
+
+@probe("auth-not-enforced")
+def _(client: httpx.Client) -> bool:
+    response = httpx.post(str(client.base_url).rstrip("/") + ACCOUNTS, json={"accounts": []})
+    return response.status_code == 200
+
+
+@probe("any-token-accepted")
+def _(client: httpx.Client) -> bool:
+    response = client.get(BRM + KNOWN_ID, headers={"Authorization": "Bearer not-the-token"})
+    return response.status_code == 200
+
+
+@probe("wrong-content-type")
+def _(client: httpx.Client) -> bool:
+    return not post(client, account()).headers["content-type"].startswith("application/json")
+
+
+@probe("no-body-limit")
+def _(client: httpx.Client) -> bool:
+    body = b'{"accounts": []}'.ljust(LIMIT * 2)
+    return client.post(ACCOUNTS, content=body).status_code != 413
+
+
+# --- BRM --------------------------------------------------------------------------
+
+
+@probe("brm-plus-as-space")
+def _(client: httpx.Client) -> bool:
+    return client.get(BRM + KNOWN_ID).status_code == 404
+
+
+@probe("brm-fields-ignored")
+def _(client: httpx.Client) -> bool:
+    return "bucket" in client.get(BRM + KNOWN_ID, params={"fields": "name"}).json()
+
+
+@probe("brm-type-ignored")
+def _(client: httpx.Client) -> bool:
+    oracle = client.get(BRM + KNOWN_ID, params={"@type": "AccumulatedBalanceOracle"}).json()
+    bogus = client.get(BRM + KNOWN_ID, params={"@type": "Bogus"})
+    return oracle["@type"] != "AccumulatedBalanceOracle" and bogus.status_code == 200
+
+
+@probe("brm-unknown-id-500")
+def _(client: httpx.Client) -> bool:
+    return client.get(BRM + "0.0.0.1+-account+999999").status_code == 500
+
+
+@probe("brm-empty-bucket")
+def _(client: httpx.Client) -> bool:
+    return bool(client.get(BRM + KNOWN_ID).json()["bucket"] == [])
+
+
+@probe("brm-href-wrong-collection")
+def _(client: httpx.Client) -> bool:
+    return not client.get(BRM + KNOWN_ID).json()["href"].endswith("/accumulatedBalance/" + KNOWN_ID)
+
+
+@probe("brm-version-ignored")
+def _(client: httpx.Client) -> bool:
+    return client.get(BRM.replace("/v1/", "/v2/") + KNOWN_ID).status_code == 200
+
+
+# --- the tests --------------------------------------------------------------------
+
+
+def test_every_bug_has_a_probe() -> None:
+    assert sorted(PROBES) == sorted(BUGS)
+    assert len(BUGS) >= 20
+    assert all(bug.description and "\n" not in bug.description for bug in BUGS.values())
+
+
+@pytest.fixture(scope="module")
+def correct() -> Iterator[httpx.Client]:
+    with (
+        running(max_body=LIMIT) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": "Bearer dev-token"}, timeout=10
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_bug_shows_its_deviation(name: str, correct: httpx.Client) -> None:
+    assert not PROBES[name](correct), f"the correct server shows {name}'s deviation"
+    with (
+        running(max_body=LIMIT, bugs=[name]) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": "Bearer dev-token"}, timeout=10
+        ) as client,
+    ):
+        assert PROBES[name](client), f"{name}: {BUGS[name].description}"
+
+
+def test_unknown_bug_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="no-such-bug"), running(bugs=["no-such-bug"]):
+        pass
