@@ -102,46 +102,23 @@ def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
         return None, found
 
 
-def _syntax_message(text: str) -> tuple[str, int]:
-    """A precise message and character offset for text that orjson rejected."""
-    stripped = text.strip()
-    if not stripped:
-        return "the body is empty; expected a JSON object", 0
-    try:
-        json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        return _explain(text, exc.msg, exc.pos), exc.pos
-    except _NonFinite:
-        raise
-    except RecursionError:
-        pass
-    return "not valid JSON", 0
-
-
 def _explain(text: str, msg: str, pos: int) -> str:
-    """Name the usual culprits (trailing commas, comments, unquoted keys, truncation)."""
-    before = text[:pos].rstrip()
+    """orjson's message, plus the usual culprit and its fix."""
     here = text[pos : pos + 2]
-    if here.startswith(("//", "/*")) or text[pos : pos + 1] == "#":
+    if not text.strip():
+        return "the body is empty; expected a JSON object"
+    if here.startswith(("//", "/*")) or here[:1] == "#":
         return f"{msg}: comments are not allowed in JSON. Fix: remove the comment"
-    if before.endswith(",") and here[:1] in ("}", "]"):
-        return f"{msg}: trailing comma before '{here[:1]}'. Fix: remove the comma"
-    if pos >= len(text.rstrip()):
+    if msg.startswith("trailing comma"):
+        return f"{msg}. Fix: remove the comma"
+    if pos >= len(text.rstrip()) or "end of data" in msg:
         return f"{msg}: the text ends early (truncated?)"
-    bare = _BARE_KEY.match(text, pos)
-    if msg.startswith("Expecting property name") and bare is not None:
-        return f'{msg}: keys must be quoted. Fix: write "{bare.group(0)}"'
     if here[:1] == "'":
-        return f"{msg}: strings must use double quotes"
+        return f"{msg}: strings and keys must use double quotes"
+    bare = _BARE_KEY.match(text, pos)
+    if "string key" in msg and bare is not None:
+        return f'{msg}: keys must be quoted. Fix: write "{bare.group(0)}"'
     return msg
-
-
-class _NonFinite(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NonFinite(name)
 
 
 def parse_text(text: str) -> ParsedInput:
@@ -165,37 +142,26 @@ def parse_text(text: str) -> ParsedInput:
 
 
 def _parse_failure(text: str, exc: orjson.JSONDecodeError) -> Violation:
-    pos = exc.pos
+    pos = exc.pos  # a character offset into ``text``
+    line, column = line_col(text, pos)
     if "depth" in exc.msg or "recursion" in exc.msg:
-        line, column = line_col(text, pos)
         return _violation(
             "input.too-deep",
             f"nesting deeper than {MAX_DEPTH} levels; this tool stops there. Fix: flatten the document",
             line,
             column,
         )
-    match = _NON_FINITE.match(text, pos) or _NON_FINITE.match(text, max(pos - 1, 0))
-    if match is None:
-        near = re.compile(r"-?(?:NaN|Infinity)").search(text, max(pos - 9, 0), pos + 9)
-        match = near
-    if match is not None and abs(match.start() - pos) <= 9:
-        line, column = line_col(text, match.start())
+    # orjson points at or just before a NaN/Infinity literal.
+    literal = _NON_FINITE.search(text, max(pos - 1, 0), pos + 10)
+    if literal is not None and literal.start() <= pos + 1:
+        line, column = line_col(text, literal.start())
         return _violation(
             "input.non-finite",
-            f"{match.group(0)} is not a JSON number. Fix: send a finite number, or null",
+            f"{literal.group(0)} is not a JSON number. Fix: send a finite number, or null",
             line,
             column,
         )
-    try:
-        message, offset = _syntax_message(text)
-    except _NonFinite as nf:  # pragma: no cover - caught above by position
-        message, offset = f"{nf} is not a JSON number", pos
-        line, column = line_col(text, offset)
-        return _violation("input.non-finite", message, line, column)
-    if offset == 0 and message == "not valid JSON":
-        message, offset = exc.msg, pos
-    line, column = line_col(text, offset)
-    return _violation("input.json-syntax", message, line, column)
+    return _violation("input.json-syntax", _explain(text, exc.msg, pos), line, column)
 
 
 def read_input(body: bytes | str) -> ParsedInput:
