@@ -217,22 +217,22 @@ def _escape(token: str) -> str:
 def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
     """(pointer, key, offset) of every repeated member; iterative, so any depth is safe."""
     found: list[tuple[str, str, int]] = []
-    # A frame is [is_object, pointer, keys seen (object) | index (array), current key].
+    # A frame is [is_object, token in parent, keys seen (object) | index (array), current key].
+    # Tokens, not pointer strings, so that deep nesting costs linear time.
     stack: list[list[Any]] = []
     n = len(text)
     pos = _skip_ws(text, 0)
     state = "value"
     while pos < n:
         if state == "value":
-            pointer = ""
+            token = ""
             if stack:
                 parent = stack[-1]
-                child = _escape(parent[3]) if parent[0] else str(parent[2])
-                pointer = f"{parent[1]}/{child}"
+                token = _escape(parent[3]) if parent[0] else str(parent[2])
             ch = text[pos]
             if ch in "{[":
                 is_object = ch == "{"
-                stack.append([is_object, pointer, set() if is_object else 0, ""])
+                stack.append([is_object, token, set() if is_object else 0, ""])
                 pos = _skip_ws(text, pos + 1)
                 if text.startswith("}" if is_object else "]", pos):
                     stack.pop()
@@ -255,7 +255,10 @@ def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
             frame = stack[-1]
             key, end = scanstring(text, pos + 1)
             if key in frame[2]:
-                found.append((f"{frame[1]}/{_escape(key)}", key, pos))
+                pointer = "/".join(f[1] for f in stack[1:])
+                found.append(
+                    (f"/{pointer}/{_escape(key)}" if pointer else f"/{_escape(key)}", key, pos)
+                )
             frame[2].add(key)
             frame[3] = key
             pos = _skip_ws(text, end)

@@ -220,8 +220,8 @@ class SchemaError:
     message: str
 
 
-def closest(name: str, candidates: Any) -> str | None:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+def closest(name: str, candidates: Any, cutoff: float = 0.5) -> str | None:
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     if not found:
         lowered = {str(c).lower(): str(c) for c in candidates}
         return lowered.get(name.lower())
@@ -268,9 +268,10 @@ class SlowValidator:
             parent = pointer_of(path)
             message = f"`{member}` is required"
             present = value.keys() if isinstance(value, dict) else ()
-            guess = closest(
-                member, [k for k in present if k not in (sub_schema.get("properties") or {})]
-            )
+            # Only members the schema does not define are candidates, so a looser match is
+            # safe (it finds the vendor's later name `balanceAt` for `updateAt`).
+            unknown = [k for k in present if k not in (sub_schema.get("properties") or {})]
+            guess = closest(member, unknown, cutoff=0.4)
             fix = f"did you mean `{member}` instead of `{guess}`?" if guess else f"add `{member}`"
             return SchemaError(rule, pointer, member, parent, f"{message}. Fix: {fix}")
         pointer = pointer_of(path)
