@@ -41,7 +41,11 @@ def _codes(name: str, values: Any, source: str) -> frozenset[str]:
 def normalize(
     snapshot: Mapping[str, Iterable[Any]], source: str = "classifiers"
 ) -> dict[str, frozenset[str]]:
-    return {str(name): _codes(str(name), list(values), source) for name, values in snapshot.items()}
+    # Lists (or other non-string iterables) of codes; a bare string is a mistake, not codes.
+    return {
+        str(name): _codes(str(name), values if isinstance(values, (str, bytes, Mapping)) else list(values), source)
+        for name, values in snapshot.items()
+    }
 
 
 def load_file(path: str | Path) -> dict[str, frozenset[str]]:
