@@ -20,8 +20,12 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     """A correct 200 answer to a batch: one result per item, in order."""
     results = []
     for i, item in enumerate(body["accounts"]):
-        result = {"resultType": "REQUEST_ACCEPTED", "communicationNumber": item["communicationNumber"],
-                  "accountExtId": item["accountExtId"], "timeElapsedMs": 3 + i}
+        result = {
+            "resultType": "REQUEST_ACCEPTED",
+            "communicationNumber": item["communicationNumber"],
+            "accountExtId": item["accountExtId"],
+            "timeElapsedMs": 3 + i,
+        }
         if "businessUnit" in item:
             result["businessUnit"] = item["businessUnit"]
         results.append(result)
@@ -36,9 +40,24 @@ BRM_OK: dict[str, Any] = {
     "href": "http://localhost:8080/brm/prepayBalanceManagement/v1/accumulatedBalance/0.0.0.1+-account+102879",
     "name": "James Kurup",
     "description": None,
-    "bucket": [{"id": "0.0.0.1+-balance_group+106463", "href": None, "name": "Account Level Balance Group",
-                "@baseType": None, "@schemaLocation": None, "@type": "BucketRef", "@referredType": None}],
-    "totalBalance": {"amount": 45.0, "units": "EUR", "@baseType": None, "@schemaLocation": None, "@type": "Quantity"},
+    "bucket": [
+        {
+            "id": "0.0.0.1+-balance_group+106463",
+            "href": None,
+            "name": "Account Level Balance Group",
+            "@baseType": None,
+            "@schemaLocation": None,
+            "@type": "BucketRef",
+            "@referredType": None,
+        }
+    ],
+    "totalBalance": {
+        "amount": 45.0,
+        "units": "EUR",
+        "@baseType": None,
+        "@schemaLocation": None,
+        "@type": "Quantity",
+    },
     "relatedParty": None,
     "@baseType": "AccumulatedBalance",
     "@schemaLocation": None,
@@ -61,16 +80,54 @@ def mutate(fn: Any) -> dict[str, Any]:
     ("rule", "change", "pointer", "severity"),
     [
         ("batch.result-per-item", lambda b: b["results"].pop(), "/results", "error"),
-        ("batch.result-correlation", lambda b: b["results"].reverse(), "/results/0/communicationNumber", "error"),
-        ("batch.result-correlation", lambda b: b["results"][0].update(communicationNumber="comm-000000"),
-         "/results/0/communicationNumber", "error"),
-        ("batch.result-correlation", lambda b: b["results"][0].update(businessUnit="BU_1"), "/results/0/businessUnit", "error"),
-        ("batch.result-correlation", lambda b: b["results"][2].pop("businessUnit"), "/results/2/businessUnit", "error"),
-        ("batch.result-type-values", lambda b: b["results"][0].update(resultType="ACCEPTED"), "/results/0/resultType", "error"),
-        ("batch.rejection-has-error", lambda b: b["results"][0].update(resultType="REQUEST_REJECTED"),
-         "/results/0/errorCode", "error"),
-        ("batch.rejection-has-error", lambda b: b["results"][0].update(errorCode="001"), "/results/0/errorCode", "error"),
-        ("batch.time-elapsed", lambda b: b["results"][0].update(timeElapsedMs=-1), "/results/0/timeElapsedMs", "error"),
+        (
+            "batch.result-correlation",
+            lambda b: b["results"].reverse(),
+            "/results/0/communicationNumber",
+            "error",
+        ),
+        (
+            "batch.result-correlation",
+            lambda b: b["results"][0].update(communicationNumber="comm-000000"),
+            "/results/0/communicationNumber",
+            "error",
+        ),
+        (
+            "batch.result-correlation",
+            lambda b: b["results"][0].update(businessUnit="BU_1"),
+            "/results/0/businessUnit",
+            "error",
+        ),
+        (
+            "batch.result-correlation",
+            lambda b: b["results"][2].pop("businessUnit"),
+            "/results/2/businessUnit",
+            "error",
+        ),
+        (
+            "batch.result-type-values",
+            lambda b: b["results"][0].update(resultType="ACCEPTED"),
+            "/results/0/resultType",
+            "error",
+        ),
+        (
+            "batch.rejection-has-error",
+            lambda b: b["results"][0].update(resultType="REQUEST_REJECTED"),
+            "/results/0/errorCode",
+            "error",
+        ),
+        (
+            "batch.rejection-has-error",
+            lambda b: b["results"][0].update(errorCode="001"),
+            "/results/0/errorCode",
+            "error",
+        ),
+        (
+            "batch.time-elapsed",
+            lambda b: b["results"][0].update(timeElapsedMs=-1),
+            "/results/0/timeElapsedMs",
+            "error",
+        ),
         ("batch.time-elapsed", lambda b: b.update(timeElapsedMs=1), "/timeElapsedMs", "warning"),
     ],
 )
@@ -92,8 +149,12 @@ def test_legacy_result_types_are_accepted() -> None:
 
 
 def test_published_balances_404_and_500_bodies() -> None:
-    not_found = {"timestamp": "2024-05-26T16:49:50.237+00:00", "status": 404, "error": "Not Found",
-                 "path": "/amlyze-ws-rest/batch-account-balances"}
+    not_found = {
+        "timestamp": "2024-05-26T16:49:50.237+00:00",
+        "status": 404,
+        "error": "Not Found",
+        "path": "/amlyze-ws-rest/batch-account-balances",
+    }
     assert validate_response("registerBatchAccountBalances", 404, not_found).valid
     crash = {"resultType": "REQUEST_REJECTED", "status": 500, "error": "Internal Server Error"}
     assert validate_response("registerBatchAccountBalances", 500, crash).valid
@@ -113,19 +174,31 @@ def test_response_syntax_errors_have_positions() -> None:
 
 
 def brm(body: dict[str, Any], **params: str) -> set[str]:
-    return validate_response(BRM, 200, body, headers=JSON, request={"id": BRM_OK["id"], **params}).rules()
+    return validate_response(
+        BRM, 200, body, headers=JSON, request={"id": BRM_OK["id"], **params}
+    ).rules()
 
 
 def test_brm_correct_answer_and_fields() -> None:
     assert brm(BRM_OK) == set()
-    assert brm({**BRM_OK, "@type": "AccumulatedBalanceOracle"}, **{"@type": "AccumulatedBalanceOracle"}) == set()
+    assert (
+        brm(
+            {**BRM_OK, "@type": "AccumulatedBalanceOracle"}, **{"@type": "AccumulatedBalanceOracle"}
+        )
+        == set()
+    )
     trimmed = {k: BRM_OK[k] for k in ("id", "href", "@type", "@baseType", "name")}
     assert brm(trimmed, fields="name") == set()
 
 
 def test_brm_rules() -> None:
-    assert brm({**BRM_OK, "id": "0.0.0.1 -account 102879"}) == {"brm.id-echo", "brm.href-consistent"} - {"brm.href-consistent"}
-    assert brm({**BRM_OK, "href": BRM_OK["href"].replace("accumulatedBalance/", "accumulatedBalances/")}) == {"brm.href-consistent"}
+    assert brm({**BRM_OK, "id": "0.0.0.1 -account 102879"}) == {
+        "brm.id-echo",
+        "brm.href-consistent",
+    } - {"brm.href-consistent"}
+    assert brm(
+        {**BRM_OK, "href": BRM_OK["href"].replace("accumulatedBalance/", "accumulatedBalances/")}
+    ) == {"brm.href-consistent"}
     encoded = {**BRM_OK, "href": BRM_OK["href"].replace("+", "%2B")}
     assert brm(encoded) == set()  # percent-decoded comparison
     assert brm(BRM_OK, **{"@type": "AccumulatedBalanceOracle"}) == {"brm.type-echo"}

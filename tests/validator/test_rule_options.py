@@ -18,7 +18,9 @@ from .builders import account, accounts_body, dumps
 OP = "batchAccounts"
 
 
-def write_rules(tmp_path: Path, rules: list[dict[str, object]], name: str = "bank.rules.yaml") -> Path:
+def write_rules(
+    tmp_path: Path, rules: list[dict[str, object]], name: str = "bank.rules.yaml"
+) -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump({"version": 1, "rules": rules}), encoding="utf-8")
     return path
@@ -42,7 +44,12 @@ def test_user_rule_file_adds_a_rule(tmp_path: Path) -> None:
     body = accounts_body(account(0), account(1, requester="core banking"))
     report = validate_request(OP, body, rules=[path])
     (hit,) = report.violations
-    assert (hit.rule, hit.pointer, hit.code, hit.severity) == ("bank.requester-upper", "/accounts/1/requester", "B01", "error")
+    assert (hit.rule, hit.pointer, hit.code, hit.severity) == (
+        "bank.requester-upper",
+        "/accounts/1/requester",
+        "B01",
+        "error",
+    )
     # The same body without the file: nothing.
     assert validate_request(OP, body).valid
 
@@ -73,18 +80,56 @@ def test_bad_severity_overrides(severities: dict[str, str], needle: str) -> None
 @pytest.mark.parametrize(
     ("entry", "needle"),
     [
-        ({"id": "x", "message": "m", "applies-to": "A", "when": {"a": {"present": True}}}, "'id' must look like"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"looks-like": 1}}}, "unknown condition 'looks-like'"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"matches": "("}}}, "bad regular expression"),
+        (
+            {"id": "x", "message": "m", "applies-to": "A", "when": {"a": {"present": True}}},
+            "'id' must look like",
+        ),
+        (
+            {"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"looks-like": 1}}},
+            "unknown condition 'looks-like'",
+        ),
+        (
+            {"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"matches": "("}}},
+            "bad regular expression",
+        ),
         ({"id": "bank.a", "message": "m", "when": {"a": {"present": True}}}, "'applies-to'"),
-        ({"id": "bank.a", "applies-to": "A", "when": {"a": {"present": True}}}, "'message' is required"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "severity": "fatal", "when": {"a": {"present": True}}}, "severity"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"in-set": "nope"}}}, "unknown set 'nope'"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"check": "luhn"}}}, "unknown check 'luhn'"),
-        ({"id": "bank.a", "message": "m", "applies-to": "A", "typo": 1, "when": {"a": {"present": True}}}, "unknown keys typo"),
+        (
+            {"id": "bank.a", "applies-to": "A", "when": {"a": {"present": True}}},
+            "'message' is required",
+        ),
+        (
+            {
+                "id": "bank.a",
+                "message": "m",
+                "applies-to": "A",
+                "severity": "fatal",
+                "when": {"a": {"present": True}},
+            },
+            "severity",
+        ),
+        (
+            {"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"in-set": "nope"}}},
+            "unknown set 'nope'",
+        ),
+        (
+            {"id": "bank.a", "message": "m", "applies-to": "A", "when": {"a": {"check": "luhn"}}},
+            "unknown check 'luhn'",
+        ),
+        (
+            {
+                "id": "bank.a",
+                "message": "m",
+                "applies-to": "A",
+                "typo": 1,
+                "when": {"a": {"present": True}},
+            },
+            "unknown keys typo",
+        ),
     ],
 )
-def test_invalid_rule_files_name_file_and_entry(tmp_path: Path, entry: dict[str, object], needle: str) -> None:
+def test_invalid_rule_files_name_file_and_entry(
+    tmp_path: Path, entry: dict[str, object], needle: str
+) -> None:
     path = write_rules(tmp_path, [entry])
     with pytest.raises(RuleFileError) as info:
         validate_request(OP, accounts_body(account(0)), rules=[path])
@@ -114,7 +159,10 @@ def test_bundled_rule_files_are_the_catalogue() -> None:
 def test_classifier_snapshot_from_file_and_mapping(tmp_path: Path) -> None:
     body = accounts_body(account(0, businessUnit="BU_9", accountType="ORG_B2B"))
     assert validate_request(OP, body).valid  # unchecked without a snapshot
-    snapshot = {"businessUnit": [{"code": "sandbox", "name": "Sandbox"}], "accountType": ["IND_B2B"]}
+    snapshot = {
+        "businessUnit": [{"code": "sandbox", "name": "Sandbox"}],
+        "accountType": ["IND_B2B"],
+    }
     path = tmp_path / "classifiers.json"
     path.write_text(json.dumps(snapshot), encoding="utf-8")
     for given in (snapshot, str(path), path):
@@ -135,7 +183,9 @@ def test_bad_classifier_snapshots(tmp_path: Path) -> None:
 
 def test_user_spec_that_forbids_extras(tmp_path: Path) -> None:
     """A newer vendor spec: same operationId, item closed with additionalProperties: false."""
-    document = yaml.safe_load((bundled_dir() / "batch-accounts.openapi.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load(
+        (bundled_dir() / "batch-accounts.openapi.yaml").read_text(encoding="utf-8")
+    )
     document["components"]["schemas"]["AmlyzeAccountApi"]["additionalProperties"] = False
     document["info"]["version"] = "v1-closed"
     path = tmp_path / "vendor-v1.openapi.yaml"
@@ -144,7 +194,11 @@ def test_user_spec_that_forbids_extras(tmp_path: Path) -> None:
     body = dumps(accounts_body(account(0, nickname="savings")))
     report = validate_request(OP, body, spec=spec)
     (extra,) = report.violations
-    assert (extra.rule, extra.pointer, extra.severity) == ("schema.additional", "/accounts/0/nickname", "error")
+    assert (extra.rule, extra.pointer, extra.severity) == (
+        "schema.additional",
+        "/accounts/0/nickname",
+        "error",
+    )
     assert extra.line is not None
     # The bundled spec still treats it as an unknown member (a warning).
     assert validate_request(OP, body).rules() == {"common.unknown-field"}

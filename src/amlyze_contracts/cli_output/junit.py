@@ -65,7 +65,7 @@ class Reporter:
         }
         self.suite.attrib.update(counts)
         ET.SubElement(self.suite, "system-out").text = summary_line(summary)
-        root = ET.Element("testsuites", name=SUITE, **counts)
+        root = ET.Element("testsuites", {"name": SUITE, **counts})
         root.append(self.suite)
         ET.indent(root)
         self.out.write('<?xml version="1.0" encoding="utf-8"?>\n')

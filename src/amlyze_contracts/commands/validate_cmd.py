@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -163,6 +164,8 @@ class Checker:
             bundled = load_bundled()
         except (RuleFileError, SpecError) as exc:
             raise ConfigError(str(exc)) from None
+        except OSError as exc:  # e.g. the bundled specs folder is missing from an install
+            raise ConfigError(f"cannot load the bundled specs: {exc}") from None
         # A user's spec comes first, so it wins over a bundled one for the same operationId.
         self.specs: list[Spec] = [self.user_spec, *bundled] if self.user_spec else bundled
         self.classifiers: Mapping[str, tuple[str, ...]] | None = (
@@ -287,6 +290,14 @@ def _json_files(root: str) -> list[str]:
     return [path for _key, path in sorted(found)]
 
 
+def _missing(path: str, exc: OSError) -> str:
+    if os.path.islink(path):
+        return "broken symbolic link"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    return f"cannot read: {exc.strerror or exc}"
+
+
 def collect(paths: Sequence[str], stdin: Any = None) -> list[Target]:
     targets: list[Target] = []
     stdin_read = False
@@ -302,15 +313,16 @@ def collect(paths: Sequence[str], stdin: Any = None) -> list[Target]:
             except OSError as exc:
                 targets.append(Target(STDIN_NAME, error=f"cannot read: {exc.strerror or exc}"))
             continue
-        if os.path.isdir(given):
+        try:
+            is_dir = stat.S_ISDIR(os.stat(given).st_mode)  # one syscall per path given
+        except OSError as exc:
+            targets.append(Target(given, error=_missing(given, exc)))
+            continue
+        if is_dir:
             files = _json_files(given)
             if not files:
                 targets.append(Target(given, error="no *.json files in this directory"))
             targets.extend(Target(path, path) for path in files)
-        elif os.path.lexists(given) and not os.path.exists(given):
-            targets.append(Target(given, error="broken symbolic link"))
-        elif not os.path.exists(given):
-            targets.append(Target(given, error="no such file or directory"))
         else:
             targets.append(Target(given, given))
     return targets

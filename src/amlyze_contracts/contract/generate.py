@@ -363,11 +363,13 @@ class ItemModel:
         for member, sub in self.props.items():
             if not isinstance(sub, Mapping):
                 continue
-            if sub.get("type"):
+            # A wrong type also leaves an enum, so those members get the enum target only.
+            if sub.get("type") and "enum" not in sub:
                 out.append(Target("schema.type", member))
             if "enum" in sub:
                 out.append(Target("schema.enum", member))
-            if sub.get("maxLength"):
+            # Too long for a classifier-backed member is also "not in the classifier".
+            if sub.get("maxLength") and member not in self.dynamic:
                 out.append(Target("schema.maxLength", member))
             if sub.get("format") == "date-time":
                 out.append(Target("schema.format", member))

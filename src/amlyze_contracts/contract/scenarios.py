@@ -1,0 +1,483 @@
+"""Deterministic probes and stateful sequences.
+
+Probes: missing and wrong credentials, malformed bodies, wrong methods, the body
+limit, BRM known and unknown ids (reserved characters included), ``@type`` and
+``fields`` variants, other methods on the BRM resource. Sequences: register, then
+resubmit the same communicationNumber (O005); a rejected item corrected and resent;
+an account registered, updated, claimed by another customer, then its balances.
+Each builds :class:`Case` objects; the runner sends them and runs every check.
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..rule_functions import ACCEPTED
+from ..specs import operation
+from .checks import Case, ItemExpect
+from .client import Received, Sent
+from .config import BATCH_OPERATIONS, BRM_OPERATION, Options
+from .generate import Uniques
+
+WRONG_TOKEN = "amlyze-contracts-wrong-token"  # noqa: S105 - deliberately wrong
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+BRM_ATTRIBUTES = ("name", "totalBalance", "bucket", "product", "partyAccount", "description")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    base_url: str
+    brm_base_url: str
+
+    def batch_url(self, operation_id: str) -> str:
+        return self.base_url.rstrip("/") + operation(operation_id).path
+
+    def brm_url(self, raw_id: str, query: Mapping[str, str] | None = None, base: str | None = None) -> str:
+        url = f"{base or self.brm_base_url}/accumulatedBalance/{quote_id(raw_id)}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+        return url
+
+
+def quote_id(raw_id: str) -> str:
+    """A BRM id as one path segment: ``+`` stays literal, as in real BRM ids (E30);
+    ``/``, ``?``, ``#``, ``%`` and non-ASCII are percent-encoded; dot segments too."""
+    quoted = urllib.parse.quote(raw_id, safe="+-._~!$&'()*,;=:@")
+    if set(quoted) <= {"."}:
+        quoted = quoted.replace(".", "%2E")
+    return quoted
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def batch_case(
+    options: Options,
+    endpoints: Endpoints,
+    operation_id: str,
+    label: str,
+    items: list[Any],
+    *,
+    phase: str = "probe",
+    valid: frozenset[int] = frozenset(),
+    invalid: Mapping[int, ItemExpect] | None = None,
+    reused: frozenset[int] = frozenset(),
+    raw: bytes | None = None,
+) -> Case:
+    op = operation(operation_id)
+    key = op.batch_item[0] if op.batch_item else "items"
+    body = {key: items}
+    return Case(
+        operation_id,
+        label,
+        Sent(
+            op.method,
+            endpoints.batch_url(operation_id),
+            {**JSON_HEADERS, **auth_headers(options.token)},
+            raw if raw is not None else orjson.dumps(body),
+        ),
+        phase=phase,
+        request=raw if raw is not None else body,
+        valid_items=valid,
+        invalid_items=dict(invalid or {}),
+        reused_items=reused,
+        item_key=key,
+    )
+
+
+def brm_case(
+    options: Options,
+    endpoints: Endpoints,
+    label: str,
+    raw_id: str,
+    *,
+    query: Mapping[str, str] | None = None,
+    probe: str | None = None,
+    method: str = "GET",
+    token: str | None | bool = True,
+    base: str | None = None,
+) -> Case:
+    headers = {"Accept": "application/json"}
+    if token is True:
+        headers.update(auth_headers(options.token))
+    elif isinstance(token, str):
+        headers.update(auth_headers(token))
+    params: dict[str, Any] = {"id": raw_id, **(query or {})}
+    return Case(
+        BRM_OPERATION,
+        label,
+        Sent(method, endpoints.brm_url(raw_id, query, base), headers, None),
+        request=params,
+        probe=probe,
+    )
+
+
+# ------------------------------------------------------------------ items
+
+
+def base_item(options: Options, operation_id: str, uniques: Uniques, **changes: Any) -> dict[str, Any]:
+    """A plain valid item built from the run's known data (CONTRACT.md section 4)."""
+    fx = options.fixtures
+    cls = fx.classifiers
+
+    def first(name: str, default: str) -> str:
+        codes = sorted(cls.get(name, ()))
+        return default if not codes else ("EUR" if name == "currency" and "EUR" in codes else codes[0])
+
+    unique = uniques.next()
+    if operation_id == "batchAccounts":
+        item: dict[str, Any] = {
+            "communicationNumber": f"{unique}cn",
+            "requester": "SYSTEMX",
+            "businessEntityExtId": fx.customers[0],
+            "accountExtId": f"{unique}acc",
+            "accountNumber": "LT121000011101001000",
+            "accountStatus": "ACTIVE",
+            "currencyCode": first("currency", "EUR"),
+            "openingDate": "2023-09-05T08:07:34.605Z",
+        }
+    else:
+        item = {
+            "communicationNumber": f"{unique}cn",
+            "requester": "financial_institution",
+            "balanceType": first("accountBalanceType", "DAILY_BALANCE"),
+            "accountExtId": f"{unique}acc",
+            "updateAt": "2023-09-05T08:07:34.605Z",
+            "value": 1234.56,
+        }
+    item.update(changes)
+    return item
+
+
+def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str, Any]:
+    """Every optional member, boundary lengths, mixed case and non-ASCII text."""
+    cls = options.fixtures.classifiers
+    unique = uniques.next()
+    units = sorted(cls.get("businessUnit", ()))
+    extra: dict[str, Any] = {
+        "communicationNumber": (unique + "MaxLen-").ljust(255, "Z"),
+        "requester": "Žemaitijos-Bankas-" + "r" * 82,  # exactly 100
+        "accountExtId": f"{unique}Sąskaita-ÄÖÜ-ĄČĘ-账户",
+    }
+    if units:
+        extra["businessUnit"] = units[-1]
+    if operation_id == "batchAccounts":
+        types = sorted(cls.get("accountType", ()))
+        extra.update(
+            action="CREATE",
+            bic="SANDLT22XXX",
+            isOtherFinInstAccount=True,
+            accountPurpose="Taupymas / Ersparnisse / 储蓄",
+            bankTitle="Bankas „Šiaurė“ AB",
+            accountStatus="SUSPENDED",
+            suspensionReasons="Security breach investigation in progress.",
+            openingDate="2023-09-05T10:07:34+02:00",
+        )
+        if types:
+            extra["accountType"] = types[0]
+    else:
+        extra.update(equivalentValue=-0.01, value=11111111111.00, updateAt="2024-02-29T23:59:60Z")
+    return base_item(options, operation_id, uniques, **extra)
+
+
+def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str, Any]:
+    """Valid, but carrying warnings only (the vendor's own example values among them)."""
+    if operation_id == "batchAccounts":
+        return base_item(
+            options,
+            operation_id,
+            uniques,
+            bic="AMLYZEXX22",  # published example: 10 characters (accounts.bic-format)
+            isOtherFinInstAccount=True,
+            accountNumber="LI9208800274335945523",  # published example: bad mod-97
+            accountStatus="CLOSED",
+            closingDate="2023-09-01T00:00:00Z",  # before openingDate (closing-after-opening)
+            accountNickname="only a warning",  # common.unknown-field
+        )
+    return base_item(
+        options, operation_id, uniques, balanceAt="2023-09-05T08:07:34.605Z", note="warning"
+    )
+
+
+def invalid_item(options: Options, operation_id: str, uniques: Uniques) -> tuple[dict[str, Any], ItemExpect]:
+    if operation_id == "batchAccounts":
+        item = base_item(options, operation_id, uniques, accountStatus="CLOSED")
+        return item, ItemExpect("accounts.closing-date-required", "002")
+    item = base_item(options, operation_id, uniques, balanceType="NO_SUCH_BALANCE_TYPE")
+    return item, ItemExpect("common.classifier (balanceType)")
+
+
+# ------------------------------------------------------------------ probes
+
+Execute = Callable[[Case], Received]
+
+
+def _accepted(received: Received, index: int) -> bool:
+    body = received.json() if received.status == 200 else None
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list) or index >= len(results):
+        return False
+    result = results[index]
+    return isinstance(result, dict) and result.get("resultType") in ACCEPTED
+
+
+def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
+    wrong = {
+        "missing credentials": {},
+        "wrong bearer token": {"Authorization": f"Bearer {WRONG_TOKEN}"},
+        "wrong scheme (Basic)": {
+            "Authorization": "Basic " + base64.b64encode(b"user:" + WRONG_TOKEN.encode()).decode()
+        },
+    }
+    for op_id in options.only:
+        if op_id in BATCH_OPERATIONS:
+            op = operation(op_id)
+            key = op.batch_item[0] if op.batch_item else "items"
+            for label, headers in wrong.items():
+                # An empty batch: nothing is written even by a server that skips auth.
+                yield Case(
+                    op_id,
+                    f"auth: {label}",
+                    Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **headers}, orjson.dumps({key: []})),
+                    request={key: []},
+                    probe="auth",
+                    item_key=key,
+                )
+        elif op_id == BRM_OPERATION:
+            known = options.fixtures.brm_ids[0]
+            for label, headers in wrong.items():
+                case = brm_case(options, endpoints, f"auth: {label}", known, probe="auth", token=False)
+                case.sent = Sent("GET", case.sent.url, {**case.sent.headers, **headers})
+                yield case
+
+
+MALFORMED: tuple[tuple[str, bytes], ...] = (
+    ("truncated JSON", b'{"ITEMS": [}'),
+    ("not JSON at all", b"this is not JSON"),
+    ("empty body", b""),
+    ("trailing comma", b'{"ITEMS": [],}'),
+    ("a // comment", b'{"ITEMS": [] // comment\n}'),
+    ("top-level array", b"[]"),
+    ("top-level string", b'"ITEMS"'),
+    ("missing the item array", b"{}"),
+    ("misspelt item array", b'{"ITEMSz": []}'),
+    ("item array is an object", b'{"ITEMS": {}}'),
+    ("item array is null", b'{"ITEMS": null}'),
+    ("item array is a string", b'{"ITEMS": "[]"}'),
+    ("not UTF-8", b'{"ITEMS": [], "x": "\xff\xfe"}'),
+)
+
+
+def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
+    for op_id in options.only:
+        if op_id not in BATCH_OPERATIONS:
+            continue
+        op = operation(op_id)
+        key = op.batch_item[0] if op.batch_item else "items"
+        for label, template in MALFORMED:
+            raw = template.replace(b"ITEMS", key.encode())
+            yield Case(
+                op_id,
+                f"malformed: {label}",
+                Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, raw),
+                request=raw,
+                probe="malformed",
+                item_key=key,
+            )
+        for method in sorted({"GET", "DELETE", "PATCH", "POST", "PUT"} - {op.method}):
+            # Not the operation (no documented answer); only "never a 5xx" applies.
+            yield Case(
+                op_id,
+                f"wrong method: {method}",
+                Sent(method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, b"{}"),
+                documented=False,
+                probe="wrong-method",
+                item_key=key,
+            )
+
+
+def body_limit_probe(options: Options, endpoints: Endpoints) -> Iterator[Case]:
+    limit = options.fixtures.body_limit
+    if not limit or limit > 64 * 1024 * 1024:
+        return
+    for op_id in options.only:
+        if op_id not in BATCH_OPERATIONS:
+            continue
+        op = operation(op_id)
+        key = op.batch_item[0] if op.batch_item else "items"
+        # Valid JSON (an empty batch padded with spaces): a server without a limit
+        # processes it and writes nothing.
+        head = f'{{"{key}": ['.encode()
+        raw = head + b" " * (limit + 1 - len(head) - 2) + b"]}"
+        yield Case(
+            op_id,
+            f"body limit: {limit + 1} bytes",
+            Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, raw),
+            request=None,
+            probe="body-limit",
+            item_key=key,
+        )
+        return  # one operation is enough: the limit is the server's
+
+
+def unknown_ids(run_id: str) -> tuple[str, ...]:
+    return (
+        f"0.0.0.1+-account+{run_id}999",
+        "0.0.0.1 -account 102879",  # a known id with "+" read as spaces
+        f"unknown/{run_id}/with/slashes",
+        f"what?is#this&{run_id}",
+        "100%-sure",
+        f"Žydrūnė-{run_id}",
+        "%2B",
+    )
+
+
+def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[Case]:
+    if BRM_OPERATION not in options.only:
+        return
+    fx = options.fixtures
+    for known in fx.brm_ids:
+        yield brm_case(options, endpoints, "known id, default @type", known, probe="brm-known")
+        for type_name in fx.brm_types:
+            yield brm_case(
+                options, endpoints, f"known id, @type={type_name}", known,
+                query={"@type": type_name}, probe="brm-known",
+            )
+    known = fx.brm_ids[0]
+    if "+" in known:
+        case = brm_case(options, endpoints, "known id with + percent-encoded", known, probe="brm-known")
+        case.sent = Sent("GET", case.sent.url.replace(quote_id(known), quote_id(known).replace("+", "%2B")), case.sent.headers)
+        yield case
+    for fields in ("name,totalBalance", "bucket", "id", "name,noSuchAttribute", " name , product "):
+        yield brm_case(
+            options, endpoints, f"known id, fields={fields}", known,
+            query={"fields": fields}, probe="brm-known",
+        )
+    yield brm_case(
+        options, endpoints, "known id, fields and extended @type", known,
+        query={"fields": "totalBalance", "@type": fx.brm_types[-1]}, probe="brm-known",
+    )
+    for raw_id in unknown_ids(run_id):
+        yield brm_case(options, endpoints, f"unknown id {raw_id!r}", raw_id, probe="brm-unknown")
+    for bad in ("AccumulatedBalanceFoo", "accumulatedbalance", "", "Error"):
+        yield brm_case(
+            options, endpoints, f"unsupported @type={bad!r}", known,
+            query={"@type": bad}, probe="brm-bad-type",
+        )
+    # Other methods: against an unknown id, so even a server that honours them changes nothing.
+    target = f"0.0.0.1+-account+{run_id}405"
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        case = brm_case(options, endpoints, f"method {method}", target, probe="brm-method", method=method)
+        if method != "DELETE":
+            case.sent = Sent(method, case.sent.url, {**case.sent.headers, **JSON_HEADERS}, b"{}")
+        yield case
+    base = endpoints.brm_base_url
+    head, _, version = base.rpartition("/")
+    if version.startswith("v") and version[1:].isdigit():
+        yield brm_case(
+            options, endpoints, "unsupported API version v999", known,
+            probe="brm-unknown", base=f"{head}/v999",
+        )
+
+
+# ------------------------------------------------------------------ writes
+
+
+def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -> Iterator[Case]:
+    """Fixed positive and negative batches (writes): each a known deterministic catch."""
+    for op_id in options.only:
+        if op_id not in BATCH_OPERATIONS:
+            continue
+        items = [
+            base_item(options, op_id, uniques),
+            full_item(options, op_id, uniques),
+            warned_item(options, op_id, uniques),
+        ]
+        yield batch_case(options, endpoints, op_id, "targeted: required-only, full, warnings-only", items,
+                         phase="targeted", valid=frozenset(range(3)))
+        bad, expect = invalid_item(options, op_id, uniques)
+        missing = base_item(options, op_id, uniques)
+        del missing["accountExtId"]
+        items = [base_item(options, op_id, uniques), bad, missing]
+        yield batch_case(
+            options, endpoints, op_id, "targeted: invalid items between valid ones", items,
+            phase="targeted", valid=frozenset({0}),
+            invalid={1: expect, 2: ItemExpect("schema.required (accountExtId)")},
+        )
+        for label, raw_item, expect in _raw_items(options, op_id, uniques):
+            sibling = orjson.dumps(base_item(options, op_id, uniques))
+            key = operation(op_id).batch_item[0]  # type: ignore[index]
+            raw = b'{"' + key.encode() + b'": [' + sibling + b", " + raw_item + b"]}"
+            yield batch_case(
+                options, endpoints, op_id, f"targeted: {label}", [], phase="targeted",
+                valid=frozenset({0}), invalid={1: expect}, raw=raw,
+            )
+
+
+def _raw_items(options: Options, op_id: str, uniques: Uniques) -> Iterator[tuple[str, bytes, ItemExpect]]:
+    """Items only raw bytes can carry: the input.* error rules."""
+    item = orjson.dumps(base_item(options, op_id, uniques))
+    yield "duplicate member", item[:-1] + b', "requester": "SECOND"}', ItemExpect("input.duplicate-key")
+    number = "value" if op_id != "batchAccounts" else "communicationNumber"
+    yield "NaN literal", item[:-1] + f', "{number}": NaN}}'.encode(), ItemExpect("input.non-finite")
+    deep = b"[" * 1100 + b"]" * 1100
+    yield "nesting 1100 deep", item[:-1] + b', "x": ' + deep + b"}", ItemExpect("input.too-deep")
+    yield "bytes not UTF-8", item[:-1] + b', "requester": "\xc3\x28"}', ItemExpect("input.encoding")
+
+
+def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute: Execute) -> None:
+    """The stateful sequences; each step's expectations depend on the previous answer."""
+    ops = [op for op in options.only if op in BATCH_OPERATIONS]
+    for op_id in ops:
+        # Register, then resubmit the communicationNumber with another item (O005).
+        first = base_item(options, op_id, uniques)
+        got = execute(batch_case(options, endpoints, op_id, "sequence: register", [first],
+                                 phase="stateful", valid=frozenset({0})))
+        if _accepted(got, 0):
+            again = base_item(options, op_id, uniques, communicationNumber=first["communicationNumber"])
+            execute(batch_case(options, endpoints, op_id, "sequence: resubmit the same communicationNumber",
+                               [again], phase="stateful", reused=frozenset({0})))
+        # Two items with one communicationNumber in one batch: the later one is O005.
+        one = base_item(options, op_id, uniques)
+        two = base_item(options, op_id, uniques, communicationNumber=one["communicationNumber"])
+        execute(batch_case(options, endpoints, op_id, "sequence: one communicationNumber twice in a batch",
+                           [one, two], phase="stateful", valid=frozenset({0}), reused=frozenset({1})))
+        # A rejected item does not use up its communicationNumber.
+        bad, expect = invalid_item(options, op_id, uniques)
+        got = execute(batch_case(options, endpoints, op_id, "sequence: an invalid item",
+                                 [bad], phase="stateful", invalid={0: expect}))
+        if not _accepted(got, 0):
+            fixed = base_item(options, op_id, uniques, communicationNumber=bad["communicationNumber"],
+                              accountExtId=bad["accountExtId"])
+            execute(batch_case(options, endpoints, op_id, "sequence: the invalid item corrected and resent",
+                               [fixed], phase="stateful", valid=frozenset({0})))
+    if "batchAccounts" in ops:
+        customers = options.fixtures.customers
+        account = base_item(options, "batchAccounts", uniques, businessEntityExtId=customers[0])
+        got = execute(batch_case(options, endpoints, "batchAccounts", "sequence: register an account",
+                                 [account], phase="stateful", valid=frozenset({0})))
+        if _accepted(got, 0):
+            update = base_item(options, "batchAccounts", uniques, accountExtId=account["accountExtId"],
+                               businessEntityExtId=customers[0], action="UPDATE", accountStatus="SUSPENDED")
+            execute(batch_case(options, endpoints, "batchAccounts", "sequence: update it (same customer)",
+                               [update], phase="stateful", valid=frozenset({0})))
+            takeover = base_item(options, "batchAccounts", uniques, accountExtId=account["accountExtId"],
+                                 businessEntityExtId=customers[1])
+            execute(batch_case(
+                options, endpoints, "batchAccounts", "sequence: another customer claims the account",
+                [takeover], phase="stateful",
+                invalid={0: ItemExpect("known data: the account belongs to another customer", "003")},
+            ))
+            if "registerBatchAccountBalances" in ops:
+                balance = base_item(options, "registerBatchAccountBalances", uniques,
+                                    accountExtId=account["accountExtId"])
+                execute(batch_case(options, endpoints, "registerBatchAccountBalances",
+                                   "sequence: balances of the registered account", [balance],
+                                   phase="stateful", valid=frozenset({0})))
