@@ -113,7 +113,8 @@ def timed(argv: Sequence[str]) -> float:
 
 
 def shown_command(argv: Sequence[str], folder: Path, many: int) -> str:
-    text = shlex.join(argv if len(argv) < 8 else [*argv[: len(argv) - many], "MANY/*.json"])
+    head = argv if not many else argv[: len(argv) - many]
+    text = shlex.join(head) + (" $TMP/many/*.json" if many else "")
     return text.replace(str(folder), "$TMP")
 
 
@@ -171,21 +172,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"| {case.name} | {ours_med * 1000:.0f} ms | {theirs_med * 1000:.0f} ms | "
                 f"{case.ratio:.2f}x | <= {case.target}x | {met} |"
             )
-        print("\nCommands ($TMP is a fresh temporary folder; MANY/*.json the generated files):\n")
+        print("\nCommands ($TMP is a fresh temporary folder; $TMP/many/*.json the generated files):\n")
         for case in cases:
             n = args.files if "files" in case.name else 0
             print(f"- `{shown_command(case.ours, folder, n)}`")
             print(f"- `{shown_command(case.theirs, folder, n)}`")
         print(
             f"\nPython {sys.version.split()[0]}; check-jsonschema "
-            f"{_version(theirs_bin)}; amlyze-contracts {_version(ours_bin)}"
+            f"{_version('check-jsonschema')}; amlyze-contracts {_version('amlyze-contracts')}"
         )
     return 0 if all(case.ratio <= case.target for case in cases) else 1
 
 
-def _version(binary: str) -> str:
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).strip().split()[-1] if done.returncode == 0 else "?"
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "?"
 
 
 if __name__ == "__main__":

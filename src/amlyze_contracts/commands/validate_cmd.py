@@ -396,7 +396,9 @@ def iter_results(checker: Checker, targets: list[Target], jobs: int) -> Iterator
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # One line, always: YAML parser messages, for one, span several.
+    flat = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"{PROG}: error: {flat}", file=sys.stderr)
     return EXIT_USAGE
 
 

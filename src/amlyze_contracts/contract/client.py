@@ -89,7 +89,8 @@ class Client:
                 content=sent.body,
                 timeout=timeout if timeout is not None else self.timeout,
             )
-            with self._http.send(request, stream=True) as response:
+            response = self._http.send(request, stream=True)
+            try:
                 chunks: list[bytes] = []
                 size = 0
                 truncated = False
@@ -99,16 +100,18 @@ class Client:
                         truncated = True
                         break
                     chunks.append(chunk)
-                body = b"".join(chunks)
-                if not truncated and response.headers.get("content-encoding"):
-                    body = _decode(body, response.headers["content-encoding"])
-                return Received(
-                    response.status_code,
-                    dict(response.headers),
-                    body,
-                    time.perf_counter() - started,
-                    truncated=truncated,
-                )
+            finally:
+                response.close()
+            body = b"".join(chunks)
+            if not truncated and response.headers.get("content-encoding"):
+                body = _decode(body, response.headers["content-encoding"])
+            return Received(
+                response.status_code,
+                dict(response.headers),
+                body,
+                time.perf_counter() - started,
+                truncated=truncated,
+            )
         except httpx.TimeoutException:
             return Received(
                 elapsed=time.perf_counter() - started,

@@ -172,7 +172,8 @@ class ItemModel:
         self.rules: list[Rule] = [
             r
             for r in rs.declarative()
-            if r.applies_to == self.name or (r.applies_to == "*" and set(r.fields) <= set(self.props))
+            if r.applies_to == self.name
+            or (r.applies_to == "*" and set(r.fields) <= set(self.props))
         ]
         # member -> classifier name (x-dynamic-enum)
         self.dynamic: dict[str, str] = {}
@@ -270,7 +271,11 @@ class ItemModel:
         if op == "matches":
             return st.from_regex(arg, fullmatch=True)
         if op == "type":
-            return self.value(member) if self.props.get(member, {}).get("type") == arg else _of_type(arg)
+            return (
+                self.value(member)
+                if self.props.get(member, {}).get("type") == arg
+                else _of_type(arg)
+            )
         if op == "check":
             return date_times() if arg == "date-time" else st.sampled_from(VALID_IBANS)
         if op == "not-before":
@@ -389,9 +394,7 @@ class ItemModel:
     def warning_targets(self) -> list[Target]:
         """Warning rules: breaking one leaves the item valid (it must be accepted)."""
         return [
-            Target(r.id)
-            for r in self.rules
-            if r.severity == "warning" and not r.classifier
+            Target(r.id) for r in self.rules if r.severity == "warning" and not r.classifier
         ] + [Target("common.unknown-field", "accountNickname")]
 
     @st.composite
@@ -431,7 +434,9 @@ class ItemModel:
         elif target.rule == KNOWN_CUSTOMER:
             item[member or ""] = Fresh("UNKNOWN-CUSTOMER")
         elif target.rule == "common.unknown-field":
-            item[draw(st.sampled_from(("accountNickname", "comment", "extra_Ž")))] = draw(text(1, 10))
+            item[draw(st.sampled_from(("accountNickname", "comment", "extra_Ž")))] = draw(
+                text(1, 10)
+            )
         else:
             rule = self.knowledge.ruleset.by_id[target.rule]
             for cond in rule.when:
@@ -560,15 +565,11 @@ def negative_batches(model: ItemModel, target: Target) -> st.SearchStrategy[Batc
     return build()
 
 
-def knowledge(
-    classifiers: Mapping[str, frozenset[str]], customers: tuple[str, ...]
-) -> Knowledge:
+def knowledge(classifiers: Mapping[str, frozenset[str]], customers: tuple[str, ...]) -> Knowledge:
     return Knowledge(load_rules(), dict(classifiers), customers)
 
 
-def iter_models(
-    operation_ids: tuple[str, ...], know: Knowledge
-) -> Iterator[ItemModel]:
+def iter_models(operation_ids: tuple[str, ...], know: Knowledge) -> Iterator[ItemModel]:
     for op in operation_ids:
         if operation(op).batch_item:
             yield ItemModel(op, know)

@@ -193,11 +193,15 @@ class Runner:
         self._last_failures = failures
         return received
 
-    def _record(self, case: Any, received: Received, applied: list[str], failures: list[CheckFailure]) -> None:
+    def _record(
+        self, case: Any, received: Received, applied: list[str], failures: list[CheckFailure]
+    ) -> None:
         for rule in rules_applied(applied, case):
             self.result.stat(case.operation_id, rule).examples += 1
         for failure in failures:
-            self.record_failure(case.operation_id, failure, case.label, case.phase, case.sent, received)
+            self.record_failure(
+                case.operation_id, failure, case.label, case.phase, case.sent, received
+            )
 
     def record_failure(
         self,
@@ -250,7 +254,13 @@ class Runner:
         fetched: dict[str, frozenset[str]] = {}
         reached = False
         for name in KNOWN_CLASSIFIERS:
-            got = self.client.send(Sent("GET", f"{self.endpoints.base_url}/classifier/{name}", {"Accept": "application/json"}))
+            got = self.client.send(
+                Sent(
+                    "GET",
+                    f"{self.endpoints.base_url}/classifier/{name}",
+                    {"Accept": "application/json"},
+                )
+            )
             if got.error:
                 if not reached:
                     raise Unreachable(f"{self.endpoints.base_url}: {got.error}")
@@ -259,8 +269,12 @@ class Runner:
             codes = _classifier_codes(got)
             if codes is not None:
                 fetched[name] = codes
-        if BRM_OPERATION in self.options.only and not self.endpoints.brm_base_url.startswith(self.endpoints.base_url):
-            got = self.client.send(Sent("GET", self.endpoints.brm_base_url + "/accumulatedBalance/-"))
+        if BRM_OPERATION in self.options.only and not self.endpoints.brm_base_url.startswith(
+            self.endpoints.base_url
+        ):
+            got = self.client.send(
+                Sent("GET", self.endpoints.brm_base_url + "/accumulatedBalance/-")
+            )
             if got.error:
                 raise Unreachable(f"{self.endpoints.brm_base_url}: {got.error}")
         self.result.requests = self.client.requests
@@ -329,7 +343,9 @@ class Runner:
         know = knowledge(fx.classifiers, fx.customers)
         return [ItemModel(op, know) for op in self.options.only if op in BATCH_OPERATIONS]
 
-    def _send_batch(self, model: ItemModel, template: BatchTemplate, label: str, phase: str) -> list[CheckFailure]:
+    def _send_batch(
+        self, model: ItemModel, template: BatchTemplate, label: str, phase: str
+    ) -> list[CheckFailure]:
         items = realize(template.items, self.uniques)
         case = batch_case(
             self.options,
@@ -373,7 +389,10 @@ class Runner:
 
         fx = self.options.fixtures
         fields = st.lists(
-            st.one_of(st.sampled_from(BRM_ATTRIBUTES), st.text("abcdefghijklmnopqrstuvwxyz@", min_size=1, max_size=10)),
+            st.one_of(
+                st.sampled_from(BRM_ATTRIBUTES),
+                st.text("abcdefghijklmnopqrstuvwxyz@", min_size=1, max_size=10),
+            ),
             min_size=1,
             max_size=4,
         ).map(",".join)
@@ -383,19 +402,32 @@ class Runner:
         )
         known = st.tuples(st.sampled_from(fx.brm_ids), query, st.just("brm-known"))
         unknown = st.tuples(
-            st.text(min_size=1, max_size=30).filter(lambda s: s not in fx.brm_ids and set(s) - {"."} != set()),
+            st.text(min_size=1, max_size=30).filter(
+                lambda s: s not in fx.brm_ids and set(s) - {"."} != set()
+            ),
             st.just({}),
             st.just("brm-unknown"),
         )
 
         def send(args: tuple[str, dict[str, str], str]) -> list[CheckFailure]:
             raw_id, q, probe = args
-            self.execute(brm_case(self.options, self.endpoints, f"generated: {probe}", raw_id, query=q, probe=probe))
+            self.execute(
+                brm_case(
+                    self.options,
+                    self.endpoints,
+                    f"generated: {probe}",
+                    raw_id,
+                    query=q,
+                    probe=probe,
+                )
+            )
             return self._last_failures
 
         self._explore(st.one_of(known, unknown), send, self.options.max_examples)
 
-    def _explore(self, strategy: Any, send: Callable[[Any], list[CheckFailure]], max_examples: int) -> None:
+    def _explore(
+        self, strategy: Any, send: Callable[[Any], list[CheckFailure]], max_examples: int
+    ) -> None:
         """Run ``send`` on Hypothesis examples. A failure of a rule not yet shrunk in
         this phase raises inside the test so Hypothesis shrinks it (every failing
         replay is recorded; the smallest is kept); then the search resumes for the

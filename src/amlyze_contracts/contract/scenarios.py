@@ -38,7 +38,9 @@ class Endpoints:
     def batch_url(self, operation_id: str) -> str:
         return self.base_url.rstrip("/") + operation(operation_id).path
 
-    def brm_url(self, raw_id: str, query: Mapping[str, str] | None = None, base: str | None = None) -> str:
+    def brm_url(
+        self, raw_id: str, query: Mapping[str, str] | None = None, base: str | None = None
+    ) -> str:
         url = f"{base or self.brm_base_url}/accumulatedBalance/{quote_id(raw_id)}"
         if query:
             url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
@@ -122,14 +124,18 @@ def brm_case(
 # ------------------------------------------------------------------ items
 
 
-def base_item(options: Options, operation_id: str, uniques: Uniques, **changes: Any) -> dict[str, Any]:
+def base_item(
+    options: Options, operation_id: str, uniques: Uniques, **changes: Any
+) -> dict[str, Any]:
     """A plain valid item built from the run's known data (CONTRACT.md section 4)."""
     fx = options.fixtures
     cls = fx.classifiers
 
     def first(name: str, default: str) -> str:
         codes = sorted(cls.get(name, ()))
-        return default if not codes else ("EUR" if name == "currency" and "EUR" in codes else codes[0])
+        return (
+            default if not codes else ("EUR" if name == "currency" and "EUR" in codes else codes[0])
+        )
 
     unique = uniques.next()
     if operation_id == "batchAccounts":
@@ -206,7 +212,9 @@ def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[s
     )
 
 
-def invalid_item(options: Options, operation_id: str, uniques: Uniques) -> tuple[dict[str, Any], ItemExpect]:
+def invalid_item(
+    options: Options, operation_id: str, uniques: Uniques
+) -> tuple[dict[str, Any], ItemExpect]:
     if operation_id == "batchAccounts":
         item = base_item(options, operation_id, uniques, accountStatus="CLOSED")
         return item, ItemExpect("accounts.closing-date-required", "002")
@@ -245,7 +253,12 @@ def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
                 yield Case(
                     op_id,
                     f"auth: {label}",
-                    Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **headers}, orjson.dumps({key: []})),
+                    Sent(
+                        op.method,
+                        endpoints.batch_url(op_id),
+                        {**JSON_HEADERS, **headers},
+                        orjson.dumps({key: []}),
+                    ),
                     request={key: []},
                     probe="auth",
                     item_key=key,
@@ -253,7 +266,9 @@ def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
         elif op_id == BRM_OPERATION:
             known = options.fixtures.brm_ids[0]
             for label, headers in wrong.items():
-                case = brm_case(options, endpoints, f"auth: {label}", known, probe="auth", token=False)
+                case = brm_case(
+                    options, endpoints, f"auth: {label}", known, probe="auth", token=False
+                )
                 case.sent = Sent("GET", case.sent.url, {**case.sent.headers, **headers})
                 yield case
 
@@ -286,7 +301,12 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
             yield Case(
                 op_id,
                 f"malformed: {label}",
-                Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, raw),
+                Sent(
+                    op.method,
+                    endpoints.batch_url(op_id),
+                    {**JSON_HEADERS, **auth_headers(options.token)},
+                    raw,
+                ),
                 request=raw,
                 probe="malformed",
                 item_key=key,
@@ -296,7 +316,12 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
             yield Case(
                 op_id,
                 f"wrong method: {method}",
-                Sent(method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, b"{}"),
+                Sent(
+                    method,
+                    endpoints.batch_url(op_id),
+                    {**JSON_HEADERS, **auth_headers(options.token)},
+                    b"{}",
+                ),
                 documented=False,
                 probe="wrong-method",
                 item_key=key,
@@ -319,7 +344,12 @@ def body_limit_probe(options: Options, endpoints: Endpoints) -> Iterator[Case]:
         yield Case(
             op_id,
             f"body limit: {limit + 1} bytes",
-            Sent(op.method, endpoints.batch_url(op_id), {**JSON_HEADERS, **auth_headers(options.token)}, raw),
+            Sent(
+                op.method,
+                endpoints.batch_url(op_id),
+                {**JSON_HEADERS, **auth_headers(options.token)},
+                raw,
+            ),
             request=None,
             probe="body-limit",
             item_key=key,
@@ -347,34 +377,58 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
         yield brm_case(options, endpoints, "known id, default @type", known, probe="brm-known")
         for type_name in fx.brm_types:
             yield brm_case(
-                options, endpoints, f"known id, @type={type_name}", known,
-                query={"@type": type_name}, probe="brm-known",
+                options,
+                endpoints,
+                f"known id, @type={type_name}",
+                known,
+                query={"@type": type_name},
+                probe="brm-known",
             )
     known = fx.brm_ids[0]
     if "+" in known:
-        case = brm_case(options, endpoints, "known id with + percent-encoded", known, probe="brm-known")
-        case.sent = Sent("GET", case.sent.url.replace(quote_id(known), quote_id(known).replace("+", "%2B")), case.sent.headers)
+        case = brm_case(
+            options, endpoints, "known id with + percent-encoded", known, probe="brm-known"
+        )
+        case.sent = Sent(
+            "GET",
+            case.sent.url.replace(quote_id(known), quote_id(known).replace("+", "%2B")),
+            case.sent.headers,
+        )
         yield case
     for fields in ("name,totalBalance", "bucket", "id", "name,noSuchAttribute", " name , product "):
         yield brm_case(
-            options, endpoints, f"known id, fields={fields}", known,
-            query={"fields": fields}, probe="brm-known",
+            options,
+            endpoints,
+            f"known id, fields={fields}",
+            known,
+            query={"fields": fields},
+            probe="brm-known",
         )
     yield brm_case(
-        options, endpoints, "known id, fields and extended @type", known,
-        query={"fields": "totalBalance", "@type": fx.brm_types[-1]}, probe="brm-known",
+        options,
+        endpoints,
+        "known id, fields and extended @type",
+        known,
+        query={"fields": "totalBalance", "@type": fx.brm_types[-1]},
+        probe="brm-known",
     )
     for raw_id in unknown_ids(run_id):
         yield brm_case(options, endpoints, f"unknown id {raw_id!r}", raw_id, probe="brm-unknown")
     for bad in ("AccumulatedBalanceFoo", "accumulatedbalance", "", "Error"):
         yield brm_case(
-            options, endpoints, f"unsupported @type={bad!r}", known,
-            query={"@type": bad}, probe="brm-bad-type",
+            options,
+            endpoints,
+            f"unsupported @type={bad!r}",
+            known,
+            query={"@type": bad},
+            probe="brm-bad-type",
         )
     # Other methods: against an unknown id, so even a server that honours them changes nothing.
     target = f"0.0.0.1+-account+{run_id}405"
     for method in ("POST", "PUT", "PATCH", "DELETE"):
-        case = brm_case(options, endpoints, f"method {method}", target, probe="brm-method", method=method)
+        case = brm_case(
+            options, endpoints, f"method {method}", target, probe="brm-method", method=method
+        )
         if method != "DELETE":
             case.sent = Sent(method, case.sent.url, {**case.sent.headers, **JSON_HEADERS}, b"{}")
         yield case
@@ -382,8 +436,12 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
     head, _, version = base.rpartition("/")
     if version.startswith("v") and version[1:].isdigit():
         yield brm_case(
-            options, endpoints, "unsupported API version v999", known,
-            probe="brm-unknown", base=f"{head}/v999",
+            options,
+            endpoints,
+            "unsupported API version v999",
+            known,
+            probe="brm-unknown",
+            base=f"{head}/v999",
         )
 
 
@@ -400,15 +458,27 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
             full_item(options, op_id, uniques),
             warned_item(options, op_id, uniques),
         ]
-        yield batch_case(options, endpoints, op_id, "targeted: required-only, full, warnings-only", items,
-                         phase="targeted", valid=frozenset(range(3)))
+        yield batch_case(
+            options,
+            endpoints,
+            op_id,
+            "targeted: required-only, full, warnings-only",
+            items,
+            phase="targeted",
+            valid=frozenset(range(3)),
+        )
         bad, expect = invalid_item(options, op_id, uniques)
         missing = base_item(options, op_id, uniques)
         del missing["accountExtId"]
         items = [base_item(options, op_id, uniques), bad, missing]
         yield batch_case(
-            options, endpoints, op_id, "targeted: invalid items between valid ones", items,
-            phase="targeted", valid=frozenset({0}),
+            options,
+            endpoints,
+            op_id,
+            "targeted: invalid items between valid ones",
+            items,
+            phase="targeted",
+            valid=frozenset({0}),
             invalid={1: expect, 2: ItemExpect("schema.required (accountExtId)")},
         )
         for label, raw_item, expect in _raw_items(options, op_id, uniques):
@@ -416,15 +486,28 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
             key = operation(op_id).batch_item[0]  # type: ignore[index]
             raw = b'{"' + key.encode() + b'": [' + sibling + b", " + raw_item + b"]}"
             yield batch_case(
-                options, endpoints, op_id, f"targeted: {label}", [], phase="targeted",
-                valid=frozenset({0}), invalid={1: expect}, raw=raw,
+                options,
+                endpoints,
+                op_id,
+                f"targeted: {label}",
+                [],
+                phase="targeted",
+                valid=frozenset({0}),
+                invalid={1: expect},
+                raw=raw,
             )
 
 
-def _raw_items(options: Options, op_id: str, uniques: Uniques) -> Iterator[tuple[str, bytes, ItemExpect]]:
+def _raw_items(
+    options: Options, op_id: str, uniques: Uniques
+) -> Iterator[tuple[str, bytes, ItemExpect]]:
     """Items only raw bytes can carry: the input.* error rules."""
     item = orjson.dumps(base_item(options, op_id, uniques))
-    yield "duplicate member", item[:-1] + b', "requester": "SECOND"}', ItemExpect("input.duplicate-key")
+    yield (
+        "duplicate member",
+        item[:-1] + b', "requester": "SECOND"}',
+        ItemExpect("input.duplicate-key"),
+    )
     number = "value" if op_id != "batchAccounts" else "communicationNumber"
     yield "NaN literal", item[:-1] + f', "{number}": NaN}}'.encode(), ItemExpect("input.non-finite")
     deep = b"[" * 1100 + b"]" * 1100
@@ -438,46 +521,149 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
     for op_id in ops:
         # Register, then resubmit the communicationNumber with another item (O005).
         first = base_item(options, op_id, uniques)
-        got = execute(batch_case(options, endpoints, op_id, "sequence: register", [first],
-                                 phase="stateful", valid=frozenset({0})))
+        got = execute(
+            batch_case(
+                options,
+                endpoints,
+                op_id,
+                "sequence: register",
+                [first],
+                phase="stateful",
+                valid=frozenset({0}),
+            )
+        )
         if _accepted(got, 0):
-            again = base_item(options, op_id, uniques, communicationNumber=first["communicationNumber"])
-            execute(batch_case(options, endpoints, op_id, "sequence: resubmit the same communicationNumber",
-                               [again], phase="stateful", reused=frozenset({0})))
+            again = base_item(
+                options, op_id, uniques, communicationNumber=first["communicationNumber"]
+            )
+            execute(
+                batch_case(
+                    options,
+                    endpoints,
+                    op_id,
+                    "sequence: resubmit the same communicationNumber",
+                    [again],
+                    phase="stateful",
+                    reused=frozenset({0}),
+                )
+            )
         # Two items with one communicationNumber in one batch: the later one is O005.
         one = base_item(options, op_id, uniques)
         two = base_item(options, op_id, uniques, communicationNumber=one["communicationNumber"])
-        execute(batch_case(options, endpoints, op_id, "sequence: one communicationNumber twice in a batch",
-                           [one, two], phase="stateful", valid=frozenset({0}), reused=frozenset({1})))
+        execute(
+            batch_case(
+                options,
+                endpoints,
+                op_id,
+                "sequence: one communicationNumber twice in a batch",
+                [one, two],
+                phase="stateful",
+                valid=frozenset({0}),
+                reused=frozenset({1}),
+            )
+        )
         # A rejected item does not use up its communicationNumber.
         bad, expect = invalid_item(options, op_id, uniques)
-        got = execute(batch_case(options, endpoints, op_id, "sequence: an invalid item",
-                                 [bad], phase="stateful", invalid={0: expect}))
+        got = execute(
+            batch_case(
+                options,
+                endpoints,
+                op_id,
+                "sequence: an invalid item",
+                [bad],
+                phase="stateful",
+                invalid={0: expect},
+            )
+        )
         if not _accepted(got, 0):
-            fixed = base_item(options, op_id, uniques, communicationNumber=bad["communicationNumber"],
-                              accountExtId=bad["accountExtId"])
-            execute(batch_case(options, endpoints, op_id, "sequence: the invalid item corrected and resent",
-                               [fixed], phase="stateful", valid=frozenset({0})))
+            fixed = base_item(
+                options,
+                op_id,
+                uniques,
+                communicationNumber=bad["communicationNumber"],
+                accountExtId=bad["accountExtId"],
+            )
+            execute(
+                batch_case(
+                    options,
+                    endpoints,
+                    op_id,
+                    "sequence: the invalid item corrected and resent",
+                    [fixed],
+                    phase="stateful",
+                    valid=frozenset({0}),
+                )
+            )
     if "batchAccounts" in ops:
         customers = options.fixtures.customers
         account = base_item(options, "batchAccounts", uniques, businessEntityExtId=customers[0])
-        got = execute(batch_case(options, endpoints, "batchAccounts", "sequence: register an account",
-                                 [account], phase="stateful", valid=frozenset({0})))
+        got = execute(
+            batch_case(
+                options,
+                endpoints,
+                "batchAccounts",
+                "sequence: register an account",
+                [account],
+                phase="stateful",
+                valid=frozenset({0}),
+            )
+        )
         if _accepted(got, 0):
-            update = base_item(options, "batchAccounts", uniques, accountExtId=account["accountExtId"],
-                               businessEntityExtId=customers[0], action="UPDATE", accountStatus="SUSPENDED")
-            execute(batch_case(options, endpoints, "batchAccounts", "sequence: update it (same customer)",
-                               [update], phase="stateful", valid=frozenset({0})))
-            takeover = base_item(options, "batchAccounts", uniques, accountExtId=account["accountExtId"],
-                                 businessEntityExtId=customers[1])
-            execute(batch_case(
-                options, endpoints, "batchAccounts", "sequence: another customer claims the account",
-                [takeover], phase="stateful",
-                invalid={0: ItemExpect("known data: the account belongs to another customer", "003")},
-            ))
+            update = base_item(
+                options,
+                "batchAccounts",
+                uniques,
+                accountExtId=account["accountExtId"],
+                businessEntityExtId=customers[0],
+                action="UPDATE",
+                accountStatus="SUSPENDED",
+            )
+            execute(
+                batch_case(
+                    options,
+                    endpoints,
+                    "batchAccounts",
+                    "sequence: update it (same customer)",
+                    [update],
+                    phase="stateful",
+                    valid=frozenset({0}),
+                )
+            )
+            takeover = base_item(
+                options,
+                "batchAccounts",
+                uniques,
+                accountExtId=account["accountExtId"],
+                businessEntityExtId=customers[1],
+            )
+            execute(
+                batch_case(
+                    options,
+                    endpoints,
+                    "batchAccounts",
+                    "sequence: another customer claims the account",
+                    [takeover],
+                    phase="stateful",
+                    invalid={
+                        0: ItemExpect("known data: the account belongs to another customer", "003")
+                    },
+                )
+            )
             if "registerBatchAccountBalances" in ops:
-                balance = base_item(options, "registerBatchAccountBalances", uniques,
-                                    accountExtId=account["accountExtId"])
-                execute(batch_case(options, endpoints, "registerBatchAccountBalances",
-                                   "sequence: balances of the registered account", [balance],
-                                   phase="stateful", valid=frozenset({0})))
+                balance = base_item(
+                    options,
+                    "registerBatchAccountBalances",
+                    uniques,
+                    accountExtId=account["accountExtId"],
+                )
+                execute(
+                    batch_case(
+                        options,
+                        endpoints,
+                        "registerBatchAccountBalances",
+                        "sequence: balances of the registered account",
+                        [balance],
+                        phase="stateful",
+                        valid=frozenset({0}),
+                    )
+                )

@@ -1,0 +1,260 @@
+"""The generic fuzzing phase: Schemathesis on the *bundled* specs (errata applied).
+
+This is the only module that imports Schemathesis, so an API change touches one
+place. Schemathesis generates the cases (positive and negative modes); they are
+sent with the suite's own bounded client, then judged twice: by Schemathesis's
+response checks that agree with the contract, and by every check of the suite
+(the exchange rules through ``validate_response``, the one rule set deciding which
+generated items must be rejected).
+
+Schemathesis checks used, and the rule each reports as:
+``not_a_server_error`` -> server.no-5xx, ``status_code_conformance`` ->
+response.status-documented, ``content_type_conformance`` -> response.content-type,
+``response_schema_conformance`` -> response.schema.
+
+Turned off, because the contract or the errata contradict them:
+``negative_data_rejection`` (a batch whose items break the schema gets 200 with
+per-item REQUEST_REJECTED results, CONTRACT section 3: a 200 is right, not a 4xx);
+``positive_data_acceptance`` (schema-valid items still meet the server's known data:
+an unknown customer or classifier code is a per-item rejection, an unknown BRM id a
+404); ``unsupported_method`` and ``missing_required_header`` (the contract only
+fixes 405 for BRM, which the suite probes itself); ``ignored_auth`` (the suite's own
+errors.auth-required probes cover it, also in read-only mode); the stateful checks
+(``use_after_free``, ``ensure_resource_availability``: no links in these specs).
+Schemathesis on the *published* spec would also flag every REQUEST_ACCEPTED result
+(its resultType enum is [ERROR, OK], errata E1); the bundled spec fixes that.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..specs import operation
+from ..validation import validate_request
+from .checks import Case, CheckFailure, ItemExpect
+from .client import Received, Sent
+from .config import BRM_OPERATION
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+SPEC_NAMES = {
+    "batchAccounts": "batch-accounts",
+    "registerBatchAccountBalances": "batch-account-balances",
+    "retrieveAccumulatedBalance": "accumulated-balance",
+}
+CHECK_RULES = {
+    "not_a_server_error": "server.no-5xx",
+    "status_code_conformance": "response.status-documented",
+    "content_type_conformance": "response.content-type",
+    "response_schema_conformance": "response.schema",
+}
+DISABLED_CHECKS = (
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "unsupported_method",
+    "missing_required_header",
+    "ignored_auth",
+    "use_after_free",
+    "ensure_resource_availability",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _api_operation(operation_id: str) -> Any:
+    import schemathesis
+
+    from ..specs import load
+
+    spec = load(SPEC_NAMES[operation_id])
+    # An explicit Config: never pick up a schemathesis.toml from the working directory.
+    schema = schemathesis.openapi.from_dict(
+        copy.deepcopy(dict(spec.document)), config=schemathesis.Config()
+    )
+    op = operation(operation_id)
+    return schema[op.path][op.method]
+
+
+def _checks() -> list[Any]:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+
+
+def _sent(kwargs: dict[str, Any]) -> Sent:
+    url = str(kwargs["url"])
+    params = kwargs.get("params") or {}
+    if params:
+        query = urllib.parse.urlencode(
+            {str(k): str(v) for k, v in params.items()}, quote_via=urllib.parse.quote
+        )
+        url += ("&" if "?" in url else "?") + query
+    headers = {
+        str(k): str(v)
+        for k, v in (kwargs.get("headers") or {}).items()
+        if k.lower() not in ("connection", "accept-encoding")
+    }
+    body: bytes | None = None
+    if "json" in kwargs:
+        body = json.dumps(kwargs["json"]).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif kwargs.get("data") is not None:
+        data = kwargs["data"]
+        body = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogatepass")
+    return Sent(str(kwargs["method"]), url, headers, body)
+
+
+def _st_response(sent: Sent, received: Received) -> Any:
+    import requests
+    from schemathesis import Response
+
+    request = requests.Request(
+        method=sent.method, url=sent.url, headers=dict(sent.headers), data=sent.body or None
+    ).prepare()
+    return Response(
+        status_code=received.status,
+        headers={k.lower(): [v] for k, v in received.headers.items()},
+        content=received.body,
+        request=request,
+        elapsed=received.elapsed,
+        verify=True,
+    )
+
+
+def _our_case(runner: Runner, operation_id: str, st_case: Any, sent: Sent, mode: str) -> Case:
+    options = runner.options
+    label = f"schemathesis: {mode}"
+    auth = {k.lower(): v for k, v in sent.headers.items()}.get("authorization")
+    probe = "auth" if auth != f"Bearer {options.token}" else None
+    if operation_id == BRM_OPERATION:
+        # The id as sent (the last path segment, percent-decoded; "+" stays "+").
+        path = urllib.parse.urlsplit(sent.url).path
+        raw_id = urllib.parse.unquote(path.rsplit("/accumulatedBalance/", 1)[-1])
+        query = {str(k): str(v) for k, v in (st_case.query or {}).items()}
+        params: dict[str, Any] = {"id": raw_id}
+        for name in ("@type", "fields"):
+            if name in query:
+                params[name] = query[name]
+        fx = options.fixtures
+        type_ok = params.get("@type", fx.brm_types[0]) in fx.brm_types
+        if probe is None and sent.method == "GET" and "/" not in raw_id:
+            if not type_ok and raw_id in fx.brm_ids:
+                probe = "brm-bad-type"
+            elif type_ok and set(query) <= {"@type", "fields"}:
+                probe = "brm-known" if raw_id in fx.brm_ids else "brm-unknown"
+        return Case(operation_id, label, sent, phase="schemathesis", request=params, probe=probe)
+    op = operation(operation_id)
+    key = op.batch_item[0] if op.batch_item else "items"
+    request: Any = sent.body
+    invalid: dict[int, ItemExpect] = {}
+    try:
+        parsed = orjson.loads(sent.body or b"")
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get(key), list):
+        request = parsed
+        # The one rule set says which generated items are invalid: those must be rejected.
+        report = validate_request(
+            operation_id, sent.body or b"", classifiers=dict(options.fixtures.classifiers)
+        )
+        prefix = f"/{key}/"
+        whole = False
+        for v in report.errors:
+            head = v.pointer[len(prefix) :].split("/", 1)[0] if v.pointer.startswith(prefix) else ""
+            if head.isdigit():
+                invalid.setdefault(int(head), ItemExpect(v.rule))
+            else:
+                whole = True
+        if whole:
+            invalid = {}  # the whole body is invalid: any answer but acceptance is judged elsewhere
+    return Case(
+        operation_id,
+        label,
+        sent,
+        phase="schemathesis",
+        request=request,
+        probe=probe,
+        invalid_items=invalid if probe is None else {},
+        item_key=key,
+    )
+
+
+def run(runner: Runner) -> None:
+    from schemathesis.core.failures import Failure
+    from schemathesis.generation import GenerationMode
+
+    options = runner.options
+    checks = _checks()
+    per_mode = max(1, options.max_examples // 2)
+    for operation_id in options.only:
+        op = operation(operation_id)
+        if options.read_only and op.method != "GET":
+            continue
+        base = (
+            runner.endpoints.brm_base_url
+            if operation_id == BRM_OPERATION
+            else runner.endpoints.base_url
+        )
+        api_op = _api_operation(operation_id)
+        auth = {"Authorization": f"Bearer {options.token}"} if options.token else {}
+        for mode_name, mode in (
+            ("positive", GenerationMode.POSITIVE),
+            ("negative", GenerationMode.NEGATIVE),
+        ):
+            if runner.out_of_time():
+                return
+
+            def send(
+                st_case: Any,
+                operation_id: str = operation_id,
+                base: str = base,
+                mode_name: str = mode_name,
+            ) -> list[CheckFailure]:
+                sent = _sent(st_case.as_transport_kwargs(base_url=base, headers=auth))
+                case = _our_case(runner, operation_id, st_case, sent, mode_name)
+                received = runner.execute(case)
+                failures = list(runner._last_failures)
+                if received.error:
+                    return failures
+                response = _st_response(sent, received)
+                for check in checks:
+                    rule = CHECK_RULES[check.__name__]
+                    runner.result.stat(operation_id, rule).examples += 1
+                    try:
+                        st_case.validate_response(response, checks=[check])
+                    except BaseExceptionGroup as group:
+                        for exc in group.exceptions:
+                            if isinstance(exc, Failure):
+                                failure = CheckFailure(
+                                    rule,
+                                    f"schemathesis {check.__name__}: {exc.title}. {exc.message}".strip(),
+                                )
+                                failures.append(failure)
+                                runner.record_failure(
+                                    operation_id, failure, case.label, case.phase, sent, received
+                                )
+                    except Failure as exc:
+                        failure = CheckFailure(rule, f"schemathesis {check.__name__}: {exc.title}")
+                        failures.append(failure)
+                        runner.record_failure(
+                            operation_id, failure, case.label, case.phase, sent, received
+                        )
+                return failures
+
+            runner._explore(api_op.as_strategy(generation_mode=mode), send, per_mode)
