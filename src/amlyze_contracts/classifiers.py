@@ -9,8 +9,6 @@ It comes from a JSON file (``{"currency": ["EUR", ...]}`` or the server's own
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,9 @@ def normalize(
 ) -> dict[str, frozenset[str]]:
     # Lists (or other non-string iterables) of codes; a bare string is a mistake, not codes.
     return {
-        str(name): _codes(str(name), values if isinstance(values, (str, bytes, Mapping)) else list(values), source)
+        str(name): _codes(
+            str(name), values if isinstance(values, (str, bytes, Mapping)) else list(values), source
+        )
         for name, values in snapshot.items()
     }
 
@@ -64,6 +64,9 @@ def fetch(
     base_url: str, names: Iterable[str] = KNOWN_CLASSIFIERS, timeout: float = 10.0
 ) -> dict[str, frozenset[str]]:
     """Read ``GET {base_url}/classifier/{name}`` once per name; names the server lacks are skipped."""
+    import urllib.error
+    import urllib.request
+
     out: dict[str, frozenset[str]] = {}
     for name in names:
         url = f"{base_url.rstrip('/')}/classifier/{name}"

@@ -40,8 +40,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        if only is None or only == name:
-            # Only the chosen command's module is imported (lazy imports).
+        if only == name:
+            # Only the chosen command's module is imported (lazy imports); plain
+            # `--help` and `--version` import none.
             importlib.import_module(f"amlyze_contracts.commands.{module}").add_arguments(cmd)
     return parser
 

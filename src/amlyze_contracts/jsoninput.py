@@ -89,6 +89,15 @@ def decode_bytes(data: bytes) -> tuple[str | None, list[Violation]]:
                     1,
                 )
             ]
+    if b"\x00" in data[:4096]:
+        return None, [
+            _violation(
+                "input.encoding",
+                "the file is binary (it holds NUL bytes), not JSON text",
+                1,
+                1,
+            )
+        ]
     if data.startswith(UTF8_BOM):
         found.append(
             _violation(

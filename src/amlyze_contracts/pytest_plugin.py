@@ -1,4 +1,138 @@
 """pytest plugin (entry point ``amlyze_contracts``): runs the contract suite as pytest tests.
 
-Options are registered here; the suite itself is imported only when a base URL is given.
+Options are registered here; the suite itself is imported only when a base URL is
+given, so this project's own test runs (which load every installed plugin) pay
+nothing. With ``pytest --amlyze-base-url URL`` (token from
+``AMLYZE_CONTRACTS_TOKEN``), one test per operation and rule is added; the suite
+runs once, at the first of them, and each test reports its rule's outcome, so
+pytest's own ``--junitxml`` gives one testcase per operation and rule.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .contract.runner import RunResult
+
+_RESULT_KEY = "_amlyze_contracts_result"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("amlyze-contracts", "contract-test an AMLYZE / BRM implementation")
+    group.addoption(
+        "--amlyze-base-url", metavar="URL", help="server root; enables the contract suite"
+    )
+    group.addoption("--amlyze-brm-base-url", metavar="URL", help="BRM base URL")
+    group.addoption("--amlyze-only", nargs="+", metavar="OPERATION_ID", help="operations to test")
+    group.addoption("--amlyze-max-examples", type=int, metavar="N", help="examples per phase")
+    group.addoption("--amlyze-time-budget", type=float, metavar="SECONDS", help="whole-run budget")
+    group.addoption("--amlyze-seed", type=int, metavar="N", help="Hypothesis seed")
+    group.addoption("--amlyze-config", metavar="FILE", help="TOML fixtures / classifiers")
+    group.addoption("--amlyze-read-only", action="store_true", default=None, help="send no writes")
+
+
+class ContractCollector(pytest.Collector):
+    def collect(self) -> list[pytest.Item]:  # pragma: no cover - items are made directly
+        return []
+
+
+class ContractItem(pytest.Item):
+    def __init__(self, *, operation: str, rule: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.operation = operation
+        self.rule = rule
+
+    def runtest(self) -> None:
+        result = _result(self.config)
+        stat = result.stats.get((self.operation, self.rule))
+        if stat is None or stat.examples == 0:
+            pytest.skip(f"no example reached {self.rule}")
+        if stat.failures and (stat.worst == "error" or result.options.fail_on == "warning"):
+            from .contract.report import format_failure
+
+            record = stat.smallest
+            detail = format_failure(record) if record is not None else ""
+            raise ContractViolation(
+                f"{self.rule} failed {stat.failures} of {stat.examples} examples\n{detail}"
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractViolation):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "amlyze-contracts", None, f"{self.operation}::{self.rule}"
+
+
+class ContractViolation(AssertionError):
+    """A server rule did not hold."""
+
+
+def _options(config: pytest.Config) -> Any:
+    import argparse
+
+    from .commands.test_cmd import build_options
+
+    args = argparse.Namespace(
+        base_url=config.getoption("amlyze_base_url"),
+        brm_base_url=config.getoption("amlyze_brm_base_url"),
+        token=None,
+        only=config.getoption("amlyze_only"),
+        max_examples=config.getoption("amlyze_max_examples"),
+        time_budget=config.getoption("amlyze_time_budget"),
+        timeout=None,
+        seed=config.getoption("amlyze_seed"),
+        config=config.getoption("amlyze_config"),
+        read_only=config.getoption("amlyze_read_only"),
+        fail_on="warning",
+        no_schemathesis=False,
+    )
+    return build_options(args)
+
+
+def _result(config: pytest.Config) -> RunResult:
+    cached: RunResult | None = getattr(config, _RESULT_KEY, None)
+    if cached is None:
+        from .contract.runner import Runner, Unreachable
+
+        options = config.stash[_OPTIONS]
+        if options.token is None:
+            from .server.fixtures import DEFAULT_TOKEN
+
+            options = options.with_(token=DEFAULT_TOKEN)
+        try:
+            cached = Runner(options, progress=None).run()
+        except Unreachable as exc:
+            pytest.exit(f"amlyze-contracts: server unreachable: {exc}", returncode=2)
+        setattr(config, _RESULT_KEY, cached)
+    return cached
+
+
+_OPTIONS = pytest.StashKey[Any]()
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not config.getoption("amlyze_base_url", default=None):
+        return  # not asked for: no tests, no imports of the suite
+    from .contract.checks import rules_for_operation
+    from .contract.config import ConfigError
+
+    try:
+        options = _options(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"amlyze-contracts: {exc}") from None
+    config.stash[_OPTIONS] = options
+    collector = ContractCollector.from_parent(session, name="amlyze-contracts")
+    for operation in options.only:
+        for rule in rules_for_operation(operation, read_only=options.read_only):
+            items.append(
+                ContractItem.from_parent(
+                    collector, name=f"{operation}::{rule}", operation=operation, rule=rule
+                )
+            )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import parse_cache
 from .formats import CHECKS, not_before, not_before_valid
 from .specs import bundled_dir
 
@@ -287,20 +288,30 @@ class RuleSet:
 
 
 def _read_rule_file(path: Path) -> dict[str, Any]:
+    data = parse_cache.get(path)
+    if data is None:
+        data = _parse_rule_yaml(path)
+        parse_cache.put(path, data)
+    if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+        raise RuleFileError(f"{path}: must be a mapping with a 'rules' list")
+    return data
+
+
+def _parse_rule_yaml(path: Path) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except OSError as exc:
         raise RuleFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise RuleFileError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
-        raise RuleFileError(f"{path}: must be a mapping with a 'rules' list")
-    return data
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RuleFileError(f"{where}: not valid YAML: {problem}") from None
 
 
 def parse_rule_documents(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> RuleSet:

@@ -272,7 +272,13 @@ class SlowValidator:
             # safe (it finds the vendor's later name `balanceAt` for `updateAt`).
             unknown = [k for k in present if k not in (sub_schema.get("properties") or {})]
             guess = closest(member, unknown, cutoff=0.4)
-            fix = f"did you mean `{member}` instead of `{guess}`?" if guess else f"add `{member}`"
+            if guess:
+                message += (
+                    f"; the object has `{guess}` instead (misspelt, or another version's name?)"
+                )
+                fix = f"rename `{guess}` to `{member}`"
+            else:
+                fix = f"add `{member}`"
             return SchemaError(rule, pointer, member, parent, f"{message}. Fix: {fix}")
         pointer = pointer_of(path)
         if kind == "Type":

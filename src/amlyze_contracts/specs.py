@@ -13,11 +13,12 @@ import functools
 import json
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import parse_cache
 
 SPEC_SUFFIXES = (".openapi.yaml", ".openapi.yml", ".openapi.json")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -81,16 +82,24 @@ def read_document(source: str | Path) -> Any:
     """Read a YAML or JSON document from a path or an http(s) URL."""
     text_source = str(source)
     if text_source.startswith(("http://", "https://")):
+        import urllib.request  # only for URLs: it pulls in ssl, http and email
+
         try:
             with urllib.request.urlopen(text_source, timeout=30) as resp:
                 text = resp.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"{text_source}: cannot fetch: {exc}") from None
     else:
+        cached = parse_cache.get(Path(text_source))
+        if cached is not None:
+            return cached
         try:
             text = Path(text_source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"{text_source}: cannot read: {exc}") from None
+        document = _parse_text(text, text_source)
+        parse_cache.put(Path(text_source), document)
+        return document
     return _parse_text(text, text_source)
 
 

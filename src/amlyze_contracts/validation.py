@@ -81,9 +81,13 @@ class _Target:
     """One schema a body can be validated against (the batch body, or one item)."""
 
     schema: Mapping[str, Any]
-    slow: SlowValidator
     fast: FastType | None
     checkers: dict[int, ObjectChecker]  # id(object schema) -> compiled rules
+
+    @functools.cached_property
+    def slow(self) -> SlowValidator:
+        # Built (and jsonschema-rs imported) only when a body needs diagnostics.
+        return SlowValidator(self.schema)
 
 
 class CompiledOperation:
@@ -133,7 +137,7 @@ class CompiledOperation:
                 and sub.get("format") in FAST_FORMATS
             }
             checkers[id(obj_schema)] = compile_checker(rules, self.sets, attrs, asserted)
-        return _Target(schema, SlowValidator(schema), fast, checkers)
+        return _Target(schema, fast, checkers)
 
     # -------------------------------------------------------------- fast path
 
@@ -337,32 +341,51 @@ def compiled(
 # ------------------------------------------------------------------ shape detection
 
 
-def detect_operation(value: Any, specs: list[Spec] | None = None) -> tuple[str, str] | None:
-    """(operationId, kind) for a parsed body, kind being request | item | response."""
-    if not isinstance(value, dict):
-        return None
-    keys = set(value)
-    best: tuple[float, str, str] | None = None
-    for op_id in operation_ids(specs):
-        op = operation(op_id, specs)
+@dataclass(frozen=True)
+class _Shape:
+    operation_id: str
+    kind: str  # item | response
+    properties: frozenset[str]
+    required: frozenset[str]
+
+
+@functools.lru_cache(maxsize=16)
+def _shape_index(specs: tuple[Spec, ...] | None) -> tuple[dict[str, str], list[_Shape]]:
+    """Batch member names -> operation, and the item/response shapes to score, once."""
+    batch_keys: dict[str, str] = {}
+    shapes: list[_Shape] = []
+    for op_id in operation_ids(list(specs) if specs else None):
+        op = operation(op_id, list(specs) if specs else None)
         batch = op.batch_item
-        if batch and batch[0] in keys:
-            return op_id, "request"
         candidates: list[tuple[str, Mapping[str, Any] | None]] = []
         if batch:
+            batch_keys.setdefault(batch[0], op_id)
             candidates.append(("item", batch[1]))
         if op.method == "GET":
             candidates.append(("response", op.response_schema(200)))
         for kind, schema in candidates:
-            if not schema or not isinstance(schema.get("properties"), Mapping):
-                continue
-            props = set(schema["properties"])
-            required = set(schema.get("required") or [])
-            overlap = len(keys & props) / max(len(keys), 1)
-            needed = len(keys & required) / len(required) if required else overlap
-            score = min(overlap, needed)
-            if score >= 0.6 and (best is None or score > best[0]):
-                best = (score, op_id, kind)
+            if schema and isinstance(schema.get("properties"), Mapping):
+                props = frozenset(schema["properties"])
+                shapes.append(_Shape(op_id, kind, props, frozenset(schema.get("required") or ())))
+    return batch_keys, shapes
+
+
+def detect_operation(value: Any, specs: list[Spec] | None = None) -> tuple[str, str] | None:
+    """(operationId, kind) for a parsed body, kind being request | item | response."""
+    if not isinstance(value, dict):
+        return None
+    batch_keys, shapes = _shape_index(tuple(specs) if specs else None)
+    for key, op_id in batch_keys.items():
+        if key in value:
+            return op_id, "request"
+    keys = set(value)
+    best: tuple[float, str, str] | None = None
+    for shape in shapes:
+        overlap = len(keys & shape.properties) / max(len(keys), 1)
+        needed = len(keys & shape.required) / len(shape.required) if shape.required else overlap
+        score = min(overlap, needed)
+        if score >= 0.6 and (best is None or score > best[0]):
+            best = (score, shape.operation_id, shape.kind)
     return (best[1], best[2]) if best else None
 
 

@@ -501,7 +501,7 @@ BAD_INPUTS: list[tuple[str, bytes, str, int, int]] = [
     ("empty", b"", "input.json-syntax", 1, 1),
     ("whitespace", b"  \n\t\n", "input.json-syntax", 1, 1),
     ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "input.encoding", 1, 1),
-    ("nul-bytes", b"\x00\x00\x00\x00", "input.json-syntax", 1, 1),
+    ("nul-bytes", b"\x00\x00\x00\x00", "input.encoding", 1, 1),
 ]
 
 

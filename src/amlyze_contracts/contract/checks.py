@@ -228,7 +228,13 @@ def _faithful_echo(rule: str, pointer: str, items: list[Any], received: Received
     if rule.startswith("schema."):
         body = received.json()
         results = body.get("results") if isinstance(body, dict) else None
-        got = results[index].get(member) if isinstance(results, list) and index < len(results) and isinstance(results[index], dict) else None
+        got = (
+            results[index].get(member)
+            if isinstance(results, list)
+            and index < len(results)
+            and isinstance(results[index], dict)
+            else None
+        )
         return isinstance(sent, str) and got == sent
     return False
 
@@ -513,3 +519,35 @@ def rules_applied(check_names: Sequence[str], case: Case) -> list[str]:
         else:
             out.extend(CHECK_RULES.get(name, ()))
     return out
+
+
+PROBE_RULES: dict[str, tuple[str, ...]] = {
+    "batch": (
+        "server.no-5xx",
+        "errors.auth-required",
+        "errors.malformed-json",
+        "batch.invalid-item-accepted",
+        "batch.rejection-code",
+        "batch.valid-item-rejected",
+        "batch.communication-number-reuse",
+    ),
+    "brm": (
+        "server.no-5xx",
+        "errors.auth-required",
+        "brm.known-id-found",
+        "brm.not-found",
+        "brm.bad-type",
+        "brm.method-not-allowed",
+    ),
+}
+
+
+def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
+    """The server rules checked for one operation (the pytest plugin's test ids)."""
+    kind = "brm" if operation_id == "retrieveAccumulatedBalance" else "batch"
+    rules = list(dict.fromkeys((*EXCHANGE_RULES[kind], *PROBE_RULES[kind])))
+    if read_only and kind == "batch":
+        keep = {"server.no-5xx", "errors.auth-required", "errors.malformed-json"}
+        keep |= {"response.status-documented", "response.content-type", "response.schema"}
+        rules = [r for r in rules if r in keep]
+    return rules

@@ -31,7 +31,7 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from ..formats import BIC_PATTERN, is_iban
+from ..formats import is_iban
 from ..report import Report
 from ..rules import Condition, Rule, RuleSet, load_rules
 from ..specs import SCHEMA_NAME, operation

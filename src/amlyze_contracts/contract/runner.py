@@ -6,6 +6,7 @@ check and is recorded per operation and rule.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from typing import Any, TextIO, TypeVar
 import orjson
 
 from ..classifiers import KNOWN_CLASSIFIERS
-from .checks import CheckFailure, Context, ItemExpect, run_checks, rules_applied
+from .checks import CheckFailure, Context, ItemExpect, rules_applied, run_checks
 from .client import Client, Received, Sent, curl, redact_headers
 from .config import BATCH_OPERATIONS, BRM_OPERATION, Options, in_ci
 from .generate import (
@@ -158,6 +159,40 @@ class Progress:
 
 class _Stop(Exception):
     """Raised inside a Hypothesis test so it shrinks a failing example."""
+
+
+SHRINK_REQUESTS = 30  # requests spent on shrinking one failure, at most
+
+
+@dataclass
+class _Attempt:
+    """One Hypothesis search: examples sent, and the rule being shrunk (if any)."""
+
+    shrunk: frozenset[str]
+    sent: int = 0
+    target: str = ""
+    shrink_sent: int = 0
+
+    def test_function(
+        self, runner: Runner, send: Callable[[Any], list[CheckFailure]]
+    ) -> Callable[[Any], None]:
+        def test(value: Any) -> None:
+            if runner.out_of_time():
+                return
+            if self.target:
+                if self.shrink_sent >= SHRINK_REQUESTS:
+                    return  # budget spent: the smallest failure so far stands
+                self.shrink_sent += 1
+                if any(f.rule == self.target for f in send(value)):
+                    raise _Stop(self.target)
+                return
+            self.sent += 1
+            fresh = [f for f in send(value) if f.rule not in self.shrunk]
+            if fresh:
+                self.target = fresh[0].rule
+                raise _Stop(self.target)
+
+        return test
 
 
 class Runner:
@@ -364,7 +399,9 @@ class Runner:
         for model in self._models():
             self._explore(
                 positive_batches(model),
-                lambda t, m=model: self._send_batch(m, t, "generated: valid items", "positive"),
+                functools.partial(
+                    self._send_batch, model, label="generated: valid items", phase="positive"
+                ),
                 self.options.max_examples,
             )
 
@@ -376,8 +413,11 @@ class Runner:
                     return
                 self._explore(
                     negative_batches(model, target),
-                    lambda t, m=model, tg=target: self._send_batch(
-                        m, t, f"generated: breaks {tg.label}", "negative"
+                    functools.partial(
+                        self._send_batch,
+                        model,
+                        label=f"generated: breaks {target.label}",
+                        phase="negative",
                     ),
                     per_target,
                 )
@@ -400,8 +440,8 @@ class Runner:
             {},
             optional={"@type": st.sampled_from(fx.brm_types), "fields": fields},
         )
-        known = st.tuples(st.sampled_from(fx.brm_ids), query, st.just("brm-known"))
-        unknown = st.tuples(
+        known: Any = st.tuples(st.sampled_from(fx.brm_ids), query, st.just("brm-known"))
+        unknown: Any = st.tuples(
             st.text(min_size=1, max_size=30).filter(
                 lambda s: s not in fx.brm_ids and set(s) - {"."} != set()
             ),
@@ -432,61 +472,43 @@ class Runner:
         this phase raises inside the test so Hypothesis shrinks it (every failing
         replay is recorded; the smallest is kept); then the search resumes for the
         examples left, so one defect does not hide the others."""
-        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-        from hypothesis import seed as hseed
-
         shrunk: set[str] = set()
         remaining = max_examples
-        shrink_budget = 30  # requests spent on shrinking one failure, at most
         for _attempt in range(4):
             if remaining <= 0 or self.out_of_time():
                 return
-            state = {"sent": 0, "shrinking": False, "shrink_sent": 0, "target": ""}
-
-            def test(value: Any) -> None:
-                if self.out_of_time():
-                    return
-                if state["shrinking"]:
-                    if int(state["shrink_sent"]) >= shrink_budget:
-                        return
-                    state["shrink_sent"] = int(state["shrink_sent"]) + 1
-                else:
-                    state["sent"] = int(state["sent"]) + 1
-                failures = send(value)
-                fresh = [f for f in failures if f.rule not in shrunk]
-                if state["shrinking"]:
-                    if any(f.rule == state["target"] for f in failures):
-                        raise _Stop(state["target"])
-                    return
-                if fresh:
-                    state["shrinking"] = True
-                    state["target"] = fresh[0].rule
-                    raise _Stop(fresh[0].rule)
-
-            wrapped = given(strategy)(test)
-            wrapped = settings(
-                max_examples=remaining,
-                deadline=None,
-                database=None,
-                derandomize=self.options.derandomize and self.options.seed is None,
-                suppress_health_check=list(HealthCheck),
-                phases=(Phase.explicit, Phase.generate, Phase.shrink),
-                report_multiple_bugs=False,
-                verbosity=Verbosity.quiet,
-                print_blob=False,
-            )(wrapped)
-            if self.options.seed is not None:
-                wrapped = hseed(self.options.seed)(wrapped)
+            attempt = _Attempt(shrunk=frozenset(shrunk))
             try:
-                wrapped()
+                self._hypothesis(strategy, attempt.test_function(self, send), remaining)
             except _Stop as stop:
                 shrunk.add(str(stop))
-            except Exception:  # noqa: BLE001 - Hypothesis' own (Flaky, Unsatisfiable, ...)
-                if state["target"]:
-                    shrunk.add(str(state["target"]))
-            remaining -= int(state["sent"])
-            if not state["shrinking"]:
+            except Exception:  # Hypothesis' own (Flaky, Unsatisfiable, ...): findings are recorded
+                if attempt.target:
+                    shrunk.add(attempt.target)
+            remaining -= attempt.sent
+            if not attempt.target:
                 return  # the search ran to its end without a new failure
+
+    def _hypothesis(self, strategy: Any, test: Callable[[Any], None], max_examples: int) -> None:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import seed as hseed
+
+        decorate: Any = given(strategy)
+        wrapped: Any = decorate(test)
+        wrapped = settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            derandomize=self.options.derandomize and self.options.seed is None,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.explicit, Phase.generate, Phase.shrink),
+            report_multiple_bugs=False,
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+        )(wrapped)
+        if self.options.seed is not None:
+            wrapped = hseed(self.options.seed)(wrapped)
+        wrapped()
 
     # -------------------------------------------------------------- schemathesis
 

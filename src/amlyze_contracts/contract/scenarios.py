@@ -25,7 +25,7 @@ from .client import Received, Sent
 from .config import BATCH_OPERATIONS, BRM_OPERATION, Options
 from .generate import Uniques
 
-WRONG_TOKEN = "amlyze-contracts-wrong-token"  # noqa: S105 - deliberately wrong
+WRONG_TOKEN = "amlyze-contracts-wrong-token"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 BRM_ATTRIBUTES = ("name", "totalBalance", "bucket", "product", "partyAccount", "description")
 
@@ -103,7 +103,7 @@ def brm_case(
     query: Mapping[str, str] | None = None,
     probe: str | None = None,
     method: str = "GET",
-    token: str | None | bool = True,
+    token: str | bool | None = True,
     base: str | None = None,
 ) -> Case:
     headers = {"Accept": "application/json"}
