@@ -1,0 +1,90 @@
+"""The suite tests itself: it passes against the reference server and fails against
+every catalogued bug, naming the rule that caught it (mutation score 100%)."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlyze_contracts.contract.config import Fixtures, Options, brm_base
+from amlyze_contracts.contract.runner import RunResult, run
+from amlyze_contracts.server import BUGS, running
+
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
+
+LIMIT = 65536  # a small body limit keeps the 413 probe cheap
+
+# The rule that must catch each bug (others may fire as well).
+EXPECTED: dict[str, str] = {
+    "any-token-accepted": "errors.auth-required",
+    "auth-not-enforced": "errors.auth-required",
+    "bad-result-type": "batch.result-type-values",
+    "brm-empty-bucket": "response.schema",
+    "brm-fields-ignored": "brm.fields-honored",
+    "brm-href-wrong-collection": "brm.href-consistent",
+    "brm-plus-as-space": "brm.known-id-found",
+    "brm-type-ignored": "brm.bad-type",
+    "brm-unknown-id-500": "brm.not-found",
+    "brm-version-ignored": "brm.not-found",
+    "business-unit-dropped": "batch.result-correlation",
+    "crash-at-max-length": "server.no-5xx",
+    "crash-on-non-ascii": "server.no-5xx",
+    "drop-last-result": "batch.result-per-item",
+    "generic-error-code": "batch.communication-number-reuse",
+    "malformed-json-500": "errors.malformed-json",
+    "missing-array-200": "errors.malformed-json",
+    "no-bic-rule": "batch.invalid-item-accepted",
+    "no-body-limit": "errors.body-too-large",
+    "no-classifier-check": "batch.invalid-item-accepted",
+    "no-closing-date-rule": "batch.invalid-item-accepted",
+    "no-customer-check": "batch.invalid-item-accepted",
+    "no-in-batch-o005": "batch.communication-number-reuse",
+    "no-o005": "batch.communication-number-reuse",
+    "no-ownership-check": "batch.invalid-item-accepted",
+    "null-correlation": "batch.result-correlation",
+    "records-rejected": "batch.valid-item-rejected",
+    "rejection-without-code": "batch.rejection-has-error",
+    "results-reversed": "batch.result-correlation",
+    "total-time-below-items": "batch.time-elapsed",
+    "warnings-reject": "batch.valid-item-rejected",
+    "wrong-content-type": "response.content-type",
+}
+
+
+def _run(bugs: list[str]) -> RunResult:
+    with running(bugs=bugs, max_body=LIMIT) as url:
+        options = Options(
+            base_url=url,
+            brm_base_url=brm_base(url, None),
+            token="dev-token",
+            max_examples=8,
+            time_budget=60,
+            seed=20240526,
+            fixtures=Fixtures(body_limit=LIMIT),
+        )
+        return run(options, progress=None)
+
+
+def test_reference_server_passes() -> None:
+    result = _run([])
+    assert result.ok, [f.to_dict() for f in result.failures()]
+    assert not result.failures()
+    # Every server rule was exercised at least once.
+    from amlyze_contracts.contract.checks import RULES
+
+    exercised = {rule for (_, rule), stat in result.stats.items() if stat.examples}
+    assert set(RULES) <= exercised, set(RULES) - exercised
+
+
+def test_every_bug_has_an_expected_rule() -> None:
+    assert set(EXPECTED) == set(BUGS)
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_bug_is_caught(bug: str) -> None:
+    result = _run([bug])
+    failed = result.failed_rules()
+    assert not result.ok, f"{bug} not caught"
+    assert EXPECTED.get(bug) in failed, f"{bug}: expected {EXPECTED.get(bug)}, got {sorted(failed)}"
+    for record in result.failures():
+        assert "dev-token" not in record.curl
+        assert record.curl.startswith(("curl ", "printf "))
