@@ -11,10 +11,16 @@ import importlib
 import sys
 
 BENCHMARKS = {
-    "validate": ("bench.validate_throughput", "validator on a 10,000-item body vs orjson/openapi-core"),
+    "validate": (
+        "bench.validate_throughput",
+        "validator on a 10,000-item body vs orjson/openapi-core",
+    ),
     "cli": ("bench.cli_vs_check_jsonschema", "validate CLI vs check-jsonschema"),
     "server": ("bench.server_throughput", "reference server throughput"),
-    "contract": ("bench.contract_suite", "contract suite run time and bug detection vs schemathesis"),
+    "contract": (
+        "bench.contract_suite",
+        "contract suite run time and bug detection vs schemathesis",
+    ),
 }
 
 
@@ -22,7 +28,10 @@ def main(argv: list[str]) -> int:
     names = argv or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     status = 0
     for name in names:

@@ -172,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"| {case.name} | {ours_med * 1000:.0f} ms | {theirs_med * 1000:.0f} ms | "
                 f"{case.ratio:.2f}x | <= {case.target}x | {met} |"
             )
-        print("\nCommands ($TMP is a fresh temporary folder; $TMP/many/*.json the generated files):\n")
+        print(
+            "\nCommands ($TMP is a fresh temporary folder; $TMP/many/*.json the generated files):\n"
+        )
         for case in cases:
             n = args.files if "files" in case.name else 0
             print(f"- `{shown_command(case.ours, folder, n)}`")

@@ -56,7 +56,9 @@ def make_items(count: int, seed: int = 7) -> list[dict[str, Any]]:
         if item["isOtherFinInstAccount"] or rng.random() < 0.5:
             item["bic"] = rng.choice(banks)
         if status == "CLOSED":
-            item["closingDate"] = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00+02:00"
+            item["closingDate"] = (
+                f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00+02:00"
+            )
         if status == "SUSPENDED":
             item["suspensionReasons"] = "Security breach investigation in progress."
         items.append(item)
@@ -96,7 +98,9 @@ def contenders(valid: bytes, broken: bytes) -> dict[str, Callable[[], Any]]:
 
     op = operation(OP)
     schema = dict(op.request_schema or {})
-    py_validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    py_validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.FormatChecker()
+    )
     rs_validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
     spec_dict = json.loads(json.dumps(op.spec.document))
     openapi = OpenAPI.from_dict(spec_dict)
@@ -111,7 +115,9 @@ def contenders(valid: bytes, broken: bytes) -> dict[str, Callable[[], Any]]:
     # Sanity: the bodies are what the table claims.
     assert validate_request(OP, valid).violations == []
     report = validate_request(OP, broken)
-    assert len({v.pointer.split("/")[2] for v in report.errors}) == len(json.loads(broken)["accounts"])
+    assert len({v.pointer.split("/")[2] for v in report.errors}) == len(
+        json.loads(broken)["accounts"]
+    )
 
     return {
         "orjson.loads (parse floor)": lambda: orjson.loads(valid),
@@ -156,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|")
     for name, samples in times.items():
         best = min(samples)
-        print(f"| {name} | {best * 1e3:.1f} | {statistics.median(samples) * 1e3:.1f} | {best / floor:.2f}x |")
+        print(
+            f"| {name} | {best * 1e3:.1f} | {statistics.median(samples) * 1e3:.1f} | {best / floor:.2f}x |"
+        )
     ours = min(times["amlyze-contracts, valid"])
     checks = [
         ("valid body within 2.0x of orjson.loads", ours / floor, ours / floor <= TARGETS["valid"]),

@@ -38,7 +38,9 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AMLYZE_CONTRACTS"))}
+    clean_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AMLYZE_CONTRACTS"))
+    }
     clean_env["AMLYZE_CONTRACTS_CACHE_DIR"] = ""
     script = env_dir / "bin" / "amlyze-contracts"
 
@@ -46,7 +48,11 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, env=clean_env)  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     specs = json.loads(listed.stdout)["specs"]
-    assert {entry["name"] for entry in specs} == {"batch-accounts", "batch-account-balances", "accumulated-balance"}
+    assert {entry["name"] for entry in specs} == {
+        "batch-accounts",
+        "batch-account-balances",
+        "accumulated-balance",
+    }
     assert all("site-packages" in entry["source"] for entry in specs)
 
     sample = elsewhere / "closed.json"
@@ -67,4 +73,7 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
         cwd=elsewhere, capture_output=True, text=True, timeout=60, env=clean_env,
     )  # fmt: skip
     assert library.returncode == 0, library.stderr
-    assert "accounts.bic-required-for-external" in library.stdout and "schema.required" in library.stdout
+    assert (
+        "accounts.bic-required-for-external" in library.stdout
+        and "schema.required" in library.stdout
+    )

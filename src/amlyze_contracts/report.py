@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -43,7 +43,10 @@ class Violation:
         }
 
     def with_position(self, line: int | None, column: int | None) -> Violation:
-        return replace(self, line=line, column=column)
+        # Direct construction: dataclasses.replace costs several times more per call.
+        return Violation(
+            self.rule, self.severity, self.pointer, self.message, self.code, line, column
+        )
 
 
 def _sort_key(v: Violation) -> tuple[int, int, str, str]:

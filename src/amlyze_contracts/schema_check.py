@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import difflib
+import functools
 import keyword
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -221,6 +221,15 @@ class SchemaError:
 
 
 def closest(name: str, candidates: Any, cutoff: float = 0.5) -> str | None:
+    """The candidate a human most likely meant, or None (difflib, then case-insensitive)."""
+    return _closest(name, tuple(candidates), cutoff)
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest(name: str, candidates: tuple[Any, ...], cutoff: float) -> str | None:
+    # Cached: a wrong value tends to repeat across the items of a batch.
+    import difflib
+
     found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     if not found:
         lowered = {str(c).lower(): str(c) for c in candidates}
@@ -333,7 +342,7 @@ def _schema_at(schema: Mapping[str, Any], schema_path: list[Any]) -> Mapping[str
 def schema_at_pointer(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any] | None:
     """The schema that describes the value at ``pointer`` (properties/items only)."""
     node: Any = schema
-    for token in [t for t in pointer.split("/")[1:]] if pointer else []:
+    for token in pointer.split("/")[1:] if pointer else []:
         token = token.replace("~1", "/").replace("~0", "~")
         if not isinstance(node, Mapping):
             return None

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,14 @@ from .rules import (
     rules_for_schema,
     sets_with_classifiers,
 )
-from .schema_check import FAST_FORMATS, FastType, SlowValidator, escape_token, fast_type
+from .schema_check import (
+    FAST_FORMATS,
+    FastType,
+    SlowValidator,
+    escape_token,
+    fast_type,
+    schema_at_pointer,
+)
 from .specs import SCHEMA_NAME, Operation, Spec, operation, operation_ids
 
 Body = Any  # bytes | str | parsed JSON
@@ -83,6 +91,15 @@ class _Target:
     schema: Mapping[str, Any]
     fast: FastType | None
     checkers: dict[int, ObjectChecker]  # id(object schema) -> compiled rules
+
+    shapes: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
+
+    def schema_of(self, pointer: str) -> Mapping[str, Any] | None:
+        """The schema of the value at ``pointer``; items of one array share one lookup."""
+        shape = _ITEM_INDEX.sub("/0", pointer)
+        if shape not in self.shapes:
+            self.shapes[shape] = schema_at_pointer(self.schema, shape)
+        return self.shapes[shape]
 
     @functools.cached_property
     def slow(self) -> SlowValidator:
@@ -196,7 +213,7 @@ class CompiledOperation:
             severity = ruleset.severity(error.rule)
             if severity == "off":
                 continue
-            parent_schema = _schema_of(target.schema, error.parent_pointer)
+            parent_schema = target.schema_of(error.parent_pointer)
             code = ruleset.field_code(
                 parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or ""
             )
@@ -278,10 +295,7 @@ def _walk_objects(
             )
 
 
-def _schema_of(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any] | None:
-    from .schema_check import schema_at_pointer
-
-    return schema_at_pointer(schema, pointer)
+_ITEM_INDEX = re.compile(r"/\d+(?=/|$)")
 
 
 # ------------------------------------------------------------------ caches
@@ -401,6 +415,7 @@ def validate_request(
     classifiers: Classifiers = None,
     item: bool | None = None,
     spec: Spec | None = None,
+    positions: bool = True,
 ) -> Report:
     """Validate a request body (bytes, str, or parsed JSON) for one operation.
 
@@ -409,6 +424,7 @@ def validate_request(
     from the shape (``input.operation-unknown`` when nothing fits).
     ``rules`` adds rule files; ``severities`` maps rule ids to error|warning|off;
     ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
+    ``positions=False`` skips line/column for callers that never show them (a server).
     """
     if not isinstance(body, (bytes, bytearray, memoryview, str, dict, list)) and not _json_like(
         body
@@ -480,7 +496,7 @@ def validate_request(
     if comp.fast_valid(None, as_item=bool(item), parsed=value) and not report.violations:
         return report
     report.extend(comp.diagnose(value, as_item=bool(item)))
-    return _positioned(report, text)
+    return _positioned(report, text if positions else None)
 
 
 def _json_like(value: Any) -> bool:
@@ -521,7 +537,7 @@ def _with_severity(violations: Iterable[Violation], ruleset: RuleSet) -> list[Vi
 
 def _positioned(report: Report, text: str | None) -> Report:
     if text is None or not report.violations:
-        return report.sorted() if text is not None else report
+        return report.sorted()
     wanted = [v.pointer for v in report.violations if v.line is None]
     positions = locate(text, wanted) if wanted else {}
     report.violations = [

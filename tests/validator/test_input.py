@@ -181,3 +181,13 @@ def test_200_megabyte_body_peak_memory_under_12x(broken: bool) -> None:
     assert rules.strip() == expected
     ratio = (int(peak_beyond_body) + int(size)) / int(size)
     assert ratio < 12, f"peak memory {ratio:.1f}x the body"
+
+
+def test_positions_can_be_skipped() -> None:
+    body = b'{"accounts": [{"isOtherFinInstAccount": true}]}'
+    with_positions = validate_request(OP, body)
+    without = validate_request(OP, body, positions=False)
+    assert sorted((v.rule, v.pointer) for v in without) == sorted(
+        (v.rule, v.pointer) for v in with_positions
+    )
+    assert all(v.line is None for v in without) and all(v.line is not None for v in with_positions)
