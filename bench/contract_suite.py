@@ -51,7 +51,7 @@ def plain_schemathesis(bugs: list[str], *, first_only: bool) -> dict[str, Any]:
         cmd = [
             exe, "run", str(PUBLISHED), "--url", url, "-H", f"Authorization: Bearer {TOKEN}",
             "--max-examples", "25", "--seed", "1", "--request-timeout", "10",
-            "--report", "junit", "--report-junit-path", f"{tmp}/j.xml", "--max-time", "60",
+            "--report", "junit", "--report-junit-path", f"{tmp}/j.xml", "--max-time", "30",
         ]  # fmt: skip
         if first_only:
             cmd += ["--max-failures", "1"]
@@ -60,7 +60,8 @@ def plain_schemathesis(bugs: list[str], *, first_only: bool) -> dict[str, Any]:
         seconds = time.monotonic() - started
         junit = Path(f"{tmp}/j.xml").read_text() if Path(f"{tmp}/j.xml").exists() else ""
     failures = len(re.findall(r"<failure", junit))
-    titles = sorted(set(re.findall(r'<failure[^>]*message="([^"]{0,80})', junit)))
+    # Failure kinds: testcase name + the failure's title line (values vary, titles do not).
+    titles = sorted(set(re.findall(r'<failure[^>]*message="([^"&\n]{0,60})', junit)))
     return {
         "exit": done.returncode,
         "failed": done.returncode != 0,
@@ -84,21 +85,24 @@ def main() -> int:
     for bug in args.bugs:
         row: dict[str, Any] = {"ours": ours([bug])}
         if not args.no_schemathesis:
-            row["schemathesis"] = plain_schemathesis([bug], first_only=True)
+            row["schemathesis"] = plain_schemathesis([bug], first_only=False)
+            clean = set(out["clean"]["schemathesis"]["titles"])
+            # Caught only if it reports a kind of failure the correct server does not get.
+            row["schemathesis"]["new_kinds"] = sorted(set(row["schemathesis"]["titles"]) - clean)
         out["bugs"][bug] = row
         st = row.get("schemathesis", {})
         print(
             f"{bug:28} ours: {'caught' if not row['ours']['passed'] else 'MISSED':6} "
             f"first {row['ours']['first_failure_s'] or 0:6.2f}s  "
-            f"schemathesis: {'fails' if st.get('failed') else 'passes':6} {st.get('seconds', 0):6.2f}s",
+            f"schemathesis: {'caught' if st.get('new_kinds') else 'missed':6} {st.get('new_kinds')}",
             flush=True,
         )
     caught = sum(1 for r in out["bugs"].values() if not r["ours"]["passed"])
     print(f"\nour suite: {caught}/{len(out['bugs'])} bugs caught")
     if not args.no_schemathesis:
-        st_caught = sum(1 for r in out["bugs"].values() if r["schemathesis"]["failed"])
+        st_caught = sum(1 for r in out["bugs"].values() if r["schemathesis"]["new_kinds"])
         print(
-            f"plain schemathesis: {st_caught}/{len(out['bugs'])} runs fail "
+            f"plain schemathesis: {st_caught}/{len(out['bugs'])} bugs caught "
             f"(it also fails on the correct server: {out['clean']['schemathesis']['failed']}, "
             f"{out['clean']['schemathesis']['failures']} failing testcases)"
         )

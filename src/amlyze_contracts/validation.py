@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import operator
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
