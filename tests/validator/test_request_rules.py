@@ -417,3 +417,20 @@ def test_single_item_forced_and_batch_forced() -> None:
 def test_unknown_operation_shape() -> None:
     report = validate_request(None, b'{"payments": []}')
     assert report.rules() == {"input.operation-unknown"} and not report.valid
+
+
+def test_published_seed_request_example_gets_the_documented_warnings() -> None:
+    """The vendor's own batch example, kept verbatim in the bundled spec (ERRATA E6-E8)."""
+    from amlyze_contracts.specs import operation
+
+    media = operation("batchAccounts").definition["requestBody"]["content"]["application/json"]
+    example = media["examples"]["mandatory_fields_as_published"]["value"]
+    report = validate_request("batchAccounts", example)
+    assert report.valid
+    assert {(v.rule, v.pointer) for v in report} == {
+        ("batch.communication-number-unique", "/accounts/1/communicationNumber"),
+        ("accounts.bic-format", "/accounts/0/bic"),
+        ("accounts.iban-checksum", "/accounts/1/accountNumber"),
+    }
+    corrected = media["examples"]["mandatory_fields"]["value"]
+    assert validate_request("batchAccounts", corrected).violations == []
