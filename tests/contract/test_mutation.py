@@ -87,4 +87,4 @@ def test_bug_is_caught(bug: str) -> None:
     assert EXPECTED.get(bug) in failed, f"{bug}: expected {EXPECTED.get(bug)}, got {sorted(failed)}"
     for record in result.failures():
         assert "dev-token" not in record.curl
-        assert record.curl.startswith(("curl ", "printf "))
+        assert record.curl.startswith(("curl ", "printf ", "{ printf "))
