@@ -157,6 +157,8 @@ def result_correlation(ex: Exchange) -> Iterator[Finding]:
             sent, got = item.get(name), result.get(name)
             if name == "businessUnit" and name not in item:
                 continue  # echoed only when the item had one
+            if name in item and not isinstance(sent, str):
+                continue  # a non-string identifier cannot be echoed in a string member
             if name not in item:
                 if name in result:
                     yield Finding(

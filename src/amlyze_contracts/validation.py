@@ -572,16 +572,6 @@ def validate_response(
     report = Report(operation_id, [], "response")
     text: str | None = None
     value: Any = body
-    if isinstance(body, (bytes, bytearray, memoryview, str)):
-        raw = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
-        if len(raw) == 0:
-            value = None
-        else:
-            parsed = read_input(raw)
-            report.extend(_with_severity(parsed.violations, ruleset))
-            if not parsed.ok:
-                return report.sorted()
-            value, text = parsed.value, parsed.text
 
     def emit(rule_id: str, pointer: str, severity: str | None = None, **values: Any) -> None:
         rule = ruleset.by_id.get(rule_id)
@@ -593,6 +583,13 @@ def validate_response(
             )
         )
 
+    empty = isinstance(body, (bytes, bytearray, memoryview, str)) and len(body) == 0
+    has_body = body is not None and not empty
+    if headers is not None and has_body:
+        # Checked before parsing: a text/html error page is a content-type failure too.
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            emit("response.content-type", "", got=content_type or "(none)")
     documented = op.response(status)
     if documented is None:
         emit(
@@ -602,10 +599,17 @@ def validate_response(
             operation=operation_id,
             documented=", ".join(op.statuses),
         )
-    if headers is not None and value is not None:
-        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            emit("response.content-type", "", got=content_type or "(none)")
+    if isinstance(body, (bytes, bytearray, memoryview, str)):
+        raw = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
+        if len(raw) == 0:
+            value = None
+        else:
+            parsed = read_input(raw)
+            report.extend(_with_severity(parsed.violations, ruleset))
+            if not parsed.ok:
+                return report.sorted()
+            value, text = parsed.value, parsed.text
+
     schema = op.response_schema(status)
     if schema is not None and value is not None:
         for error in _response_validator(op.operation_id, str(status), op.spec.source).iter_errors(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from amlyze_contracts.contract.config import Fixtures, Options, brm_base
+from amlyze_contracts.contract.config import Options, brm_base
 from amlyze_contracts.contract.runner import RunResult, run
 from amlyze_contracts.server import BUGS, running
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
-
-LIMIT = 65536  # a small body limit keeps the 413 probe cheap
 
 # The rule that must catch each bug (others may fire as well).
 EXPECTED: dict[str, str] = {
@@ -33,7 +31,6 @@ EXPECTED: dict[str, str] = {
     "malformed-json-500": "errors.malformed-json",
     "missing-array-200": "errors.malformed-json",
     "no-bic-rule": "batch.invalid-item-accepted",
-    "no-body-limit": "errors.body-too-large",
     "no-classifier-check": "batch.invalid-item-accepted",
     "no-closing-date-rule": "batch.invalid-item-accepted",
     "no-customer-check": "batch.invalid-item-accepted",
@@ -51,7 +48,7 @@ EXPECTED: dict[str, str] = {
 
 
 def _run(bugs: list[str]) -> RunResult:
-    with running(bugs=bugs, max_body=LIMIT) as url:
+    with running(bugs=bugs) as url:
         options = Options(
             base_url=url,
             brm_base_url=brm_base(url, None),
@@ -59,7 +56,6 @@ def _run(bugs: list[str]) -> RunResult:
             max_examples=8,
             time_budget=60,
             seed=20240526,
-            fixtures=Fixtures(body_limit=LIMIT),
         )
         return run(options, progress=None)
 

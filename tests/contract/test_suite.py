@@ -25,7 +25,6 @@ from amlyze_contracts.contract import client as client_mod
 from amlyze_contracts.contract.client import Sent, curl, redact_headers
 from amlyze_contracts.contract.config import (
     ConfigError,
-    Fixtures,
     Options,
     brm_base,
     fixtures_from,
@@ -132,11 +131,10 @@ def test_curl_redacts_the_token_and_reproduces_bytes() -> None:
 def test_config_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
-        '[fixtures]\ncustomers = ["A", "B"]\nbrm_ids = ["x+1"]\nbody_limit = 0\n'
-        '[classifiers]\ncurrency = ["EUR"]\n'
+        '[fixtures]\ncustomers = ["A", "B"]\nbrm_ids = ["x+1"]\n[classifiers]\ncurrency = ["EUR"]\n'
     )
     fx = fixtures_from(load_config(path), str(path))
-    assert fx.customers == ("A", "B") and fx.brm_ids == ("x+1",) and fx.body_limit == 0
+    assert fx.customers == ("A", "B") and fx.brm_ids == ("x+1",)
     assert fx.classifiers["currency"] == frozenset({"EUR"})
     path.write_text('[fixtures]\ncustomers = ["only-one"]\n')
     with pytest.raises(ConfigError):
@@ -164,7 +162,9 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def test_cli_exit_codes_reports_and_no_token_leak(tmp_path: Path) -> None:
     with running(token=TOKEN, bugs=["no-o005"], max_body=65536) as url:
         config = tmp_path / "c.toml"
-        config.write_text("[fixtures]\nbody_limit = 65536\n[run]\nmax_examples = 6\n")
+        config.write_text(
+            '[fixtures]\ncustomers = ["CUST-0001", "CUST-0002"]\n[run]\nmax_examples = 6\n'
+        )
         jpath, xpath = tmp_path / "r.json", tmp_path / "r.xml"
         done = _cli(
             "--base-url", url, "--config", str(config), "--seed", "1",
@@ -307,7 +307,7 @@ def test_misbehaving_server_is_reported_not_crashed(bad_server: _BadServer) -> N
     options = Options(
         base_url=bad_server.url, brm_base_url=brm_base(bad_server.url, None), token=TOKEN,
         max_examples=3, time_budget=15, timeout=0.5, max_response_bytes=1_000_000, seed=1,
-        schemathesis=False, fixtures=Fixtures(body_limit=0),
+        schemathesis=False,
     )  # fmt: skip
     started = time.monotonic()
     result = run(options, progress=None)

@@ -210,12 +210,6 @@ def _(client: httpx.Client) -> bool:
     return not post(client, account()).headers["content-type"].startswith("application/json")
 
 
-@probe("no-body-limit")
-def _(client: httpx.Client) -> bool:
-    body = b'{"accounts": []}'.ljust(LIMIT * 2)
-    return client.post(ACCOUNTS, content=body).status_code != 413
-
-
 # --- BRM --------------------------------------------------------------------------
 
 

@@ -211,3 +211,32 @@ def test_brm_schema_rules() -> None:
     assert "schema.minItems" in validate_response(BRM, 200, empty_bucket).rules()
     assert "schema.required" in validate_response(BRM, 404, {"reason": "no such id"}).rules()
     assert validate_response(BRM, 404, {"code": "404", "reason": "Not Found"}).valid
+
+
+def test_content_type_and_status_even_when_the_body_is_not_json() -> None:
+    report = validate_response(
+        OP, 502, b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"}
+    )
+    assert report.rules() == {
+        "response.content-type",
+        "response.status-documented",
+        "input.json-syntax",
+    }
+
+
+def test_non_string_identifiers_are_not_required_in_the_echo() -> None:
+    request = accounts_body(account(0, accountExtId=12345))
+    body = answer(accounts_body(account(0)))
+    del body["results"][0]["accountExtId"]
+    assert (
+        "batch.result-correlation" not in validate_response(OP, 200, body, request=request).rules()
+    )
+
+
+def test_over_long_communication_number_is_echoed_in_a_rejection() -> None:
+    number = "C" * 300
+    request = accounts_body(account(0, communicationNumber=number))
+    body = {"results": [{"resultType": "REQUEST_REJECTED", "communicationNumber": number, "accountExtId": "ACC-000000",
+                         "businessUnit": "sandbox", "errorCode": "001", "errorDescription": "too long", "timeElapsedMs": 1}],
+            "timeElapsedMs": 1}  # fmt: skip
+    assert validate_response(OP, 200, body, request=request).violations == []

@@ -42,8 +42,6 @@ RULES: dict[str, str] = {
     "brm.not-found": "an unknown id (or API version) gets 404 with a TMF Error",
     "brm.bad-type": "an unsupported @type gets 400 with a TMF Error",
     "brm.method-not-allowed": "other methods get 405 with a TMF Error",
-    # Extension (not in CONTRACT.md section 3): the specs document 413 (errata E10).
-    "errors.body-too-large": "a body over the server's documented limit gets 413",
 }
 WARNING_RULES = frozenset({"batch.rejection-code"})
 
@@ -87,7 +85,7 @@ class Case:
     # The method and path are the operation's own (so its documented responses apply).
     documented: bool = True
     # auth | malformed | brm-known | brm-unknown | brm-bad-type | brm-method |
-    # body-limit | wrong-method | None (an ordinary batch or read)
+    # wrong-method | ... | None (an ordinary batch or read)
     probe: str | None = None
     valid_items: frozenset[int] = frozenset()
     invalid_items: Mapping[int, ItemExpect] = field(default_factory=dict)
@@ -204,41 +202,6 @@ def _schema_rule(rule: str) -> bool:
     return rule.startswith(("schema.", "input."))
 
 
-_ECHOED = ("communicationNumber", "accountExtId", "businessUnit")
-
-
-def _faithful_echo(rule: str, pointer: str, items: list[Any], received: Received) -> bool:
-    """A finding about a result member that only reflects what the item sent.
-
-    Two places where the bundled rules contradict each other for *invalid* items
-    (reported to the lead, see the module docs): batch.result-correlation wants a
-    non-string identifier "echoed" although the result schema types it as a string,
-    and the result schema's maxLength forbids echoing an over-long communicationNumber
-    that correlation requires. The server is right either way; the finding is dropped.
-    """
-    parts = pointer.split("/")
-    if len(parts) != 4 or parts[1] != "results" or not parts[2].isdigit():
-        return False
-    index, member = int(parts[2]), parts[3]
-    if member not in _ECHOED or index >= len(items) or not isinstance(items[index], dict):
-        return False
-    sent = items[index].get(member)
-    if rule == "batch.result-correlation":
-        return member in items[index] and not isinstance(sent, str)
-    if rule.startswith("schema."):
-        body = received.json()
-        results = body.get("results") if isinstance(body, dict) else None
-        got = (
-            results[index].get(member)
-            if isinstance(results, list)
-            and index < len(results)
-            and isinstance(results[index], dict)
-            else None
-        )
-        return isinstance(sent, str) and got == sent
-    return False
-
-
 @check
 def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
     """response.status-documented, response.content-type, response.schema and the
@@ -258,10 +221,7 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
         request=case.request,
     )
     failures: list[CheckFailure] = []
-    items = case.items()
     for v in report.violations:
-        if _faithful_echo(v.rule, v.pointer, items, received):
-            continue
         if _schema_rule(v.rule):
             where = f" at {v.pointer}" if v.pointer else ""
             failures.append(
@@ -439,17 +399,6 @@ def brm_method_not_allowed(ctx: Context, received: Received, case: Case) -> bool
     return _tmf_error(received, "brm.method-not-allowed", 405)
 
 
-@check
-def body_too_large(ctx: Context, received: Received, case: Case) -> bool | None:
-    if case.probe != "body-limit":
-        return None
-    if received.status != 413:
-        raise CheckFailure(
-            "errors.body-too-large", f"a body over the limit got {received.status}, not 413"
-        )
-    return True
-
-
 def run_checks(
     ctx: Context, received: Received, case: Case
 ) -> tuple[list[str], list[CheckFailure]]:
@@ -486,7 +435,6 @@ CHECK_RULES: dict[str, tuple[str, ...]] = {
     "brm_not_found": ("brm.not-found",),
     "brm_bad_type": ("brm.bad-type",),
     "brm_method_not_allowed": ("brm.method-not-allowed",),
-    "body_too_large": ("errors.body-too-large",),
 }
 EXCHANGE_RULES: dict[str, tuple[str, ...]] = {
     "batch": (

@@ -21,7 +21,6 @@ OPERATIONS = ("batchAccounts", "registerBatchAccountBalances", "retrieveAccumula
 BATCH_OPERATIONS = OPERATIONS[:2]
 BRM_OPERATION = OPERATIONS[2]
 DEFAULT_BRM_PATH = "/brm/prepayBalanceManagement/v1"
-DEFAULT_BODY_LIMIT = 50 * 1024 * 1024  # the reference server's default (spec errata E10)
 
 
 class ConfigError(Exception):
@@ -40,8 +39,6 @@ class Fixtures:
     classifiers: Mapping[str, frozenset[str]] = field(
         default_factory=lambda: dict(fixtures.FIXTURE_CLASSIFIERS)
     )
-    # Request bodies above this get 413 (0: do not probe).
-    body_limit: int = DEFAULT_BODY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -99,12 +96,7 @@ def fixtures_from(data: Mapping[str, Any], source: str = "config") -> Fixtures:
         changes["brm_ids"] = _strings(table["brm_ids"], f"{source}: fixtures.brm_ids")
     if "brm_types" in table:
         changes["brm_types"] = _strings(table["brm_types"], f"{source}: fixtures.brm_types")
-    if "body_limit" in table:
-        limit = table["body_limit"]
-        if not isinstance(limit, int) or limit < 0:
-            raise ConfigError(f"{source}: fixtures.body_limit must be an integer >= 0")
-        changes["body_limit"] = limit
-    if unknown := set(table) - {"customers", "brm_ids", "brm_types", "body_limit"}:
+    if unknown := set(table) - {"customers", "brm_ids", "brm_types"}:
         raise ConfigError(f"{source}: unknown fixtures keys {', '.join(sorted(unknown))}")
     classifiers = data.get("classifiers")
     if classifiers is not None:

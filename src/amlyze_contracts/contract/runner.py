@@ -34,7 +34,6 @@ from .scenarios import (
     Endpoints,
     auth_probes,
     batch_case,
-    body_limit_probe,
     brm_case,
     brm_probes,
     malformed_probes,
@@ -363,7 +362,6 @@ class Runner:
         self._each(auth_probes(o, e))
         self._each(malformed_probes(o, e))
         self._each(brm_probes(o, e, self.uniques.run_id))
-        self._each(body_limit_probe(o, e))
 
     def _targeted(self) -> None:
         self._each(targeted_batches(self.options, self.endpoints, self.uniques))

@@ -328,35 +328,6 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
             )
 
 
-def body_limit_probe(options: Options, endpoints: Endpoints) -> Iterator[Case]:
-    limit = options.fixtures.body_limit
-    if not limit or limit > 64 * 1024 * 1024:
-        return
-    for op_id in options.only:
-        if op_id not in BATCH_OPERATIONS:
-            continue
-        op = operation(op_id)
-        key = op.batch_item[0] if op.batch_item else "items"
-        # Valid JSON (an empty batch padded with spaces): a server without a limit
-        # processes it and writes nothing.
-        head = f'{{"{key}": ['.encode()
-        raw = head + b" " * (limit + 1 - len(head) - 2) + b"]}"
-        yield Case(
-            op_id,
-            f"body limit: {limit + 1} bytes",
-            Sent(
-                op.method,
-                endpoints.batch_url(op_id),
-                {**JSON_HEADERS, **auth_headers(options.token)},
-                raw,
-            ),
-            request=None,
-            probe="body-limit",
-            item_key=key,
-        )
-        return  # one operation is enough: the limit is the server's
-
-
 def unknown_ids(run_id: str) -> tuple[str, ...]:
     return (
         f"0.0.0.1+-account+{run_id}999",

@@ -363,16 +363,6 @@ def _(parts: p.Parts) -> p.Parts:
     return _replace(parts, render=render)
 
 
-@_bug("no-body-limit", "bodies over the size limit are read and processed instead of getting 413")
-def _(parts: p.Parts) -> p.Parts:
-    inner = parts.read_body
-
-    async def read_body(receive: p.Receive, content_length: int | None, limit: int) -> bytes:
-        return await inner(receive, None, 1 << 62)
-
-    return _replace(parts, read_body=read_body)
-
-
 # --- BRM --------------------------------------------------------------------------
 
 
