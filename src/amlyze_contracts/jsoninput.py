@@ -12,10 +12,10 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
+import msgspec
 import orjson
 
 from .report import Violation
@@ -34,14 +34,13 @@ _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER_OR_LITERAL = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
 
 
-@dataclass
-class ParsedInput:
+class ParsedInput(msgspec.Struct):
     """The outcome of reading one body."""
 
     value: Any = None
     ok: bool = False  # value is usable (no input error)
     text: str | None = None  # the decoded text, for positions
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Violation] = msgspec.field(default_factory=list)
 
 
 def _violation(

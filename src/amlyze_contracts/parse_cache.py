@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,8 @@ def put(path: Path, document: Any) -> None:
         data = orjson.dumps(document)
     except TypeError:
         return  # YAML gave something JSON cannot hold (dates): keep parsing it
+    import tempfile  # only when writing: most runs only read
+
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")

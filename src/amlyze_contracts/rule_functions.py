@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .schema_check import closest, escape_token
 
@@ -23,24 +24,22 @@ RESULT_TYPES = ACCEPTED | REJECTED
 BRM_ALWAYS_ALLOWED = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """A broken rule before severity and position are attached."""
 
     pointer: str
-    values: Mapping[str, Any] = field(default_factory=dict)  # fills the message template
+    values: Mapping[str, Any] = msgspec.field(default_factory=dict)  # fills the message template
     severity: str | None = None  # only when one rule has parts of different severity
 
 
-@dataclass(frozen=True)
-class Exchange:
+class Exchange(msgspec.Struct, frozen=True):
     """One request and the response it got, as the response rules see them."""
 
     operation_id: str
     status: int
     body: Any
     request_body: Any = None
-    request_params: Mapping[str, Any] = field(default_factory=dict)
+    request_params: Mapping[str, Any] = msgspec.field(default_factory=dict)
     item_key: str | None = None
 
 
@@ -51,8 +50,7 @@ BatchFastOk = Callable[[list[Any], Callable[[str], Callable[[Any], Any]]], bool]
 ExchangeRule = Callable[[Exchange], Iterator[Finding]]
 
 
-@dataclass(frozen=True)
-class BatchRule:
+class BatchRule(msgspec.Struct, frozen=True):
     diagnose: BatchDiagnose
     fast_ok: BatchFastOk | None = None
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from . import parse_cache
 from .formats import CHECKS, not_before, not_before_valid
@@ -57,15 +58,13 @@ class RuleFileError(Exception):
     """A rule file or a severity override is not usable; the message names file and entry."""
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True):
     field: str
     op: str
     arg: Any
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     id: str
     severity: str
     message: str
@@ -78,7 +77,7 @@ class Rule:
     source: str | None = None
     function: str | None = None
     classifier: str | None = None
-    codes: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, str] = msgspec.field(default_factory=dict)
     origin: str = "<builtin>"
 
     @property
@@ -234,8 +233,9 @@ def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) ->
     )
 
 
-@dataclass(frozen=True, eq=False)  # identity: rule sets are cached and used as cache keys
-class RuleSet:
+class RuleSet(
+    msgspec.Struct, frozen=True, eq=False, dict=True
+):  # identity: rule sets are cached and used as cache keys
     rules: tuple[Rule, ...]
     sets: Mapping[str, frozenset[str]]
     field_codes: Mapping[str, Mapping[str, str]]
@@ -271,10 +271,12 @@ class RuleSet:
                 raise RuleFileError(f"severity for unknown rule {rule_id!r}")
         for i, rule in enumerate(new_rules):
             if rule.id in severities:
-                new_rules[i] = replace(rule, severity=severities[rule.id])
+                new_rules[i] = msgspec.structs.replace(rule, severity=severities[rule.id])
         for rule in BUILTIN_RULES:
             if rule.id in severities:
-                overridden_builtins.append(replace(rule, severity=severities[rule.id]))
+                overridden_builtins.append(
+                    msgspec.structs.replace(rule, severity=severities[rule.id])
+                )
         return RuleSet((*overridden_builtins, *new_rules), self.sets, self.field_codes)
 
     def declarative(self) -> list[Rule]:
@@ -362,8 +364,7 @@ def load_rules(extra: Iterable[str | Path] | None = None) -> RuleSet:
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
 
-@dataclass
-class _Gen:
+class _Gen(msgspec.Struct):
     """Accumulates generated source and the constants it refers to."""
 
     ns: dict[str, Any]
@@ -446,8 +447,7 @@ def _condition_expr(
     raise AssertionError(op)  # pragma: no cover - parse rejects unknown ops
 
 
-@dataclass(frozen=True)
-class ObjectChecker:
+class ObjectChecker(msgspec.Struct, frozen=True):
     """The compiled declarative rules for one schema."""
 
     rules: tuple[Rule, ...]
@@ -508,8 +508,6 @@ def compile_checker(
 
 
 def _unset() -> Any:
-    import msgspec
-
     return msgspec.UNSET
 
 
@@ -543,10 +541,11 @@ def rules_for_schema(
             claimed.add(rule.classifier)
             if rule.classifier in snapshot:
                 set_name = f"classifier:{rule.classifier}"
-                rule = replace(
+                rule = msgspec.structs.replace(
                     rule,
                     require=tuple(
-                        replace(c, arg=set_name) if c.op == "in-set" else c for c in rule.require
+                        msgspec.structs.replace(c, arg=set_name) if c.op == "in-set" else c
+                        for c in rule.require
                     ),
                     severity=overrides.get(rule.id, "error"),
                     message=rule.message.replace(
@@ -560,7 +559,7 @@ def rules_for_schema(
             if classifier in claimed or classifier not in snapshot:
                 continue
             out.append(
-                replace(
+                msgspec.structs.replace(
                     classifier_rule,
                     function=None,
                     applies_to=schema_name,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import keyword
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -148,8 +147,7 @@ class _StructBuilder:
         return struct
 
 
-@dataclass(frozen=True)
-class FastType:
+class FastType(msgspec.Struct, frozen=True):
     """A msgspec type for a schema, and the attribute names of every generated Struct."""
 
     type: Any
@@ -211,8 +209,7 @@ def pointer_of(path: Any) -> str:
     return "".join(f"/{escape_token(t)}" for t in path)
 
 
-@dataclass(frozen=True)
-class SchemaError:
+class SchemaError(msgspec.Struct, frozen=True):
     rule: str
     pointer: str
     member: str | None  # the member name the error is about (for vendor codes)

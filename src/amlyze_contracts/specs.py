@@ -14,9 +14,10 @@ import json
 import os
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from . import parse_cache
 
@@ -148,15 +149,14 @@ def resolve_refs(document: Any, source: str = "<spec>") -> Any:
     return walk(document, ())
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(msgspec.Struct, frozen=True):
     """One operation of a spec, with its schemas already resolved."""
 
     operation_id: str
     method: str
     path: str
-    spec: Spec = field(repr=False, compare=False)
-    definition: Mapping[str, Any] = field(repr=False, compare=False)
+    spec: Spec
+    definition: Mapping[str, Any]
 
     @property
     def base_path(self) -> str:
@@ -239,12 +239,13 @@ class Operation:
         return bool(security) and any(bool(req) for req in security)
 
 
-@dataclass(frozen=True, eq=False)  # identity: loaded once per source and cached
-class Spec:
+class Spec(
+    msgspec.Struct, frozen=True, eq=False, dict=True
+):  # identity: loaded once per source and cached
     name: str
     source: str
-    document: Mapping[str, Any] = field(repr=False)
-    resolved: Mapping[str, Any] = field(repr=False)
+    document: Mapping[str, Any]
+    resolved: Mapping[str, Any]
 
     @functools.cached_property
     def operations(self) -> dict[str, Operation]:

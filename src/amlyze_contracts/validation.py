@@ -14,7 +14,6 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +83,14 @@ def _dynamic_enums(schema: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-@dataclass
-class _Target:
+class _Target(msgspec.Struct, dict=True):
     """One schema a body can be validated against (the batch body, or one item)."""
 
     schema: Mapping[str, Any]
     fast: FastType | None
     checkers: dict[int, ObjectChecker]  # id(object schema) -> compiled rules
 
-    shapes: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    shapes: dict[str, Mapping[str, Any] | None] = msgspec.field(default_factory=dict)
 
     def schema_of(self, pointer: str) -> Mapping[str, Any] | None:
         """The schema of the value at ``pointer``; items of one array share one lookup."""
@@ -119,9 +117,9 @@ class CompiledOperation:
         self.sets = sets_with_classifiers(ruleset, snapshot)
         batch = op.batch_item
         self.item_key = batch[0] if batch else None
+        self.item_schema = batch[1] if batch else None
         schema = op.request_schema
         self.body = self._target(schema) if schema else None
-        self.item = self._target(batch[1]) if batch else None
         fn = ruleset.functional
         self.batch_rules = [
             (rule, rule_functions.BATCH_RULES[rule.function])
@@ -129,6 +127,11 @@ class CompiledOperation:
             if (rule := fn(name)) is not None and rule.function is not None
         ]
         self.unknown_rule = fn("unknown_field")
+
+    @functools.cached_property
+    def item(self) -> _Target | None:
+        """The single-item target, built only when one item is validated on its own."""
+        return self._target(self.item_schema) if self.item_schema is not None else None
 
     def _target(self, schema: Mapping[str, Any]) -> _Target:
         fast = fast_type(schema)
@@ -179,11 +182,12 @@ class CompiledOperation:
         root_checker = target.checkers.get(id(target.schema))
         if root_checker is not None and not root_checker.check(obj):
             return False
-        if as_item or self.item is None or self.item_key is None:
+        if as_item or self.item_schema is None or self.item_key is None:
             return len(target.checkers) <= 1
         items = getattr(obj, fast.attrs_for(type(obj))[self.item_key])
-        item_checker = self.item.checkers.get(id(self.item.schema))
-        if len(self.item.checkers) > (1 if item_checker else 0):
+        # The body's checkers cover the items too (the item schema is inside the body's).
+        item_checker = target.checkers.get(id(self.item_schema))
+        if len(target.checkers) > (root_checker is not None) + (item_checker is not None):
             return False
         if item_checker is not None:
             check = item_checker.check
@@ -355,8 +359,7 @@ def compiled(
 # ------------------------------------------------------------------ shape detection
 
 
-@dataclass(frozen=True)
-class _Shape:
+class _Shape(msgspec.Struct, frozen=True):
     operation_id: str
     kind: str  # item | response
     properties: frozenset[str]

@@ -73,7 +73,8 @@ def accounts(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "openingDate": draw(rfc3339(opening)),
     }
     if item["accountStatus"] == "CLOSED":
-        later = opening + draw(st.timedeltas(timedelta(0), timedelta(days=4000)))
+        # At least 1 s later: rendering drops fraction digits (truncating by < 1 s).
+        later = opening + draw(st.timedeltas(timedelta(seconds=1), timedelta(days=4000)))
         item["closingDate"] = draw(rfc3339(later))
     if item["accountStatus"] == "SUSPENDED" and draw(st.booleans()):
         item["suspensionReasons"] = draw(text)

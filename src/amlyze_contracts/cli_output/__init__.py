@@ -8,8 +8,9 @@ collect. Each format module is imported only when chosen.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import Protocol, TextIO
+
+import msgspec
 
 from ..report import Violation
 
@@ -17,14 +18,13 @@ FORMATS = ("text", "json", "junit", "github")
 _MODULES = {"text": "text", "json": "json_report", "junit": "junit", "github": "github"}
 
 
-@dataclass(slots=True)
-class FileResult:
+class FileResult(msgspec.Struct):
     """What one input path gave: a checked body, or a reason it could not be read."""
 
     path: str
     operation: str | None = None
     kind: str | None = None  # request | item | response
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Violation] = msgspec.field(default_factory=list)
     error: str | None = None  # the path could not be read (exit code 2)
 
     @property
@@ -40,8 +40,7 @@ class FileResult:
         return self.error is None and self.errors == 0
 
 
-@dataclass(slots=True)
-class Summary:
+class Summary(msgspec.Struct):
     files: int = 0  # bodies checked (unreadable paths not included)
     valid: int = 0
     invalid: int = 0
@@ -66,8 +65,7 @@ class Summary:
             self.with_violations += 1
 
 
-@dataclass(frozen=True, slots=True)
-class OutputOptions:
+class OutputOptions(msgspec.Struct, frozen=True):
     color: bool = False
     quiet: bool = False
     verbose: bool = False

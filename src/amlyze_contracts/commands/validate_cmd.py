@@ -18,9 +18,10 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ..cli_output import FORMATS, FileResult, OutputOptions, Summary, reporter
 from ..report import Violation
@@ -127,8 +128,7 @@ class ConfigError(Exception):
 # ------------------------------------------------------------------ the checker
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     """Everything a (worker) process needs to rebuild the same Checker; picklable."""
 
     rule_files: tuple[str, ...] = ()
@@ -267,8 +267,7 @@ class Checker:
 # ------------------------------------------------------------------ inputs
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     """One input: a file to read, stdin's bytes, or a path that already failed."""
 
     display: str

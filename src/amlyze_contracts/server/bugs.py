@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from ..report import Violation
@@ -90,7 +91,7 @@ def _(parts: p.Parts) -> p.Parts:
     def reject_items(
         violations: Sequence[Violation], item_key: str, count: int
     ) -> dict[int, Rejection]:
-        as_errors = [dataclasses.replace(v, severity="error") for v in violations]
+        as_errors = [msgspec.structs.replace(v, severity="error") for v in violations]
         return inner(as_errors, item_key, count)
 
     return _replace(parts, reject_items=reject_items)
