@@ -135,6 +135,14 @@ def _results(ex: Exchange) -> tuple[list[Any], list[Any]] | None:
     return items, results
 
 
+def _answered(ex: Exchange) -> list[Any]:
+    """The results of a 200 batch answer ([] for any other answer)."""
+    if ex.status != 200 or not isinstance(ex.body, dict):
+        return []
+    results = ex.body.get("results")
+    return results if isinstance(results, list) else []
+
+
 @exchange_rule("result_per_item")
 def result_per_item(ex: Exchange) -> Iterator[Finding]:
     pair = _results(ex)
@@ -173,13 +181,7 @@ def result_correlation(ex: Exchange) -> Iterator[Finding]:
 
 @exchange_rule("result_type_values")
 def result_type_values(ex: Exchange) -> Iterator[Finding]:
-    if (
-        ex.status != 200
-        or not isinstance(ex.body, dict)
-        or not isinstance(ex.body.get("results"), list)
-    ):
-        return
-    for index, result in enumerate(ex.body["results"]):
+    for index, result in enumerate(_answered(ex)):
         if isinstance(result, dict) and result.get("resultType") not in RESULT_TYPES:
             yield Finding(
                 f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index}
@@ -188,13 +190,7 @@ def result_type_values(ex: Exchange) -> Iterator[Finding]:
 
 @exchange_rule("rejection_has_error")
 def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
-    if (
-        ex.status != 200
-        or not isinstance(ex.body, dict)
-        or not isinstance(ex.body.get("results"), list)
-    ):
-        return
-    for index, result in enumerate(ex.body["results"]):
+    for index, result in enumerate(_answered(ex)):
         if not isinstance(result, dict):
             continue
         kind = result.get("resultType")
@@ -217,10 +213,8 @@ def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
 def time_elapsed(ex: Exchange) -> Iterator[Finding]:
     if ex.status != 200 or not isinstance(ex.body, dict):
         return
-    raw_results = ex.body.get("results")
-    results: list[Any] = raw_results if isinstance(raw_results, list) else []
     item_times: list[int] = []
-    for index, result in enumerate(results):
+    for index, result in enumerate(_answered(ex)):
         value = result.get("timeElapsedMs") if isinstance(result, dict) else None
         if value is None:
             continue

@@ -32,12 +32,7 @@ def account(i: int = 0, **changes: Any) -> dict[str, Any]:
         "isOtherFinInstAccount": True,
         "accountType": "IND_B2B",
     }
-    for key, value in changes.items():
-        if value is DELETE:
-            item.pop(key, None)
-        else:
-            item[key] = value
-    return item
+    return _apply(item, changes)
 
 
 def balance(i: int = 0, **changes: Any) -> dict[str, Any]:
@@ -51,6 +46,11 @@ def balance(i: int = 0, **changes: Any) -> dict[str, Any]:
         "value": -1520.75,
         "equivalentValue": 1520,
     }
+    return _apply(item, changes)
+
+
+def _apply(item: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Set each changed member; DELETE removes it."""
     for key, value in changes.items():
         if value is DELETE:
             item.pop(key, None)
