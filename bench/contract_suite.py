@@ -71,12 +71,12 @@ def plain_schemathesis(bugs: list[str], *, first_only: bool) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bugs", nargs="*", default=sorted(BUGS))
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--no-schemathesis", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     out: dict[str, Any] = {"clean": {"ours": ours([])}, "bugs": {}}
     print("correct server, our suite:", out["clean"]["ours"], flush=True)
     if not args.no_schemathesis:
