@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import re
 from collections.abc import Iterable
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 import msgspec
@@ -239,6 +237,9 @@ def _escape(token: str) -> str:
 
 def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
     """(pointer, key, offset) of every repeated member; iterative, so any depth is safe."""
+    # The stdlib's C string scanner, imported here: only suspect bodies get this far.
+    from json.decoder import scanstring  # type: ignore[attr-defined]
+
     found: list[tuple[str, str, int]] = []
     # A frame is [is_object, token in parent, keys seen (object) | index (array), current key].
     # Tokens, not pointer strings, so that deep nesting costs linear time.
@@ -336,11 +337,14 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
         for token in _split_pointer(pointer):
             node = node.setdefault(token, {})
     offsets: dict[tuple[str, ...], int] = {}
+    import json  # the C scanner skips values we do not need; only bodies with violations
+    from json.decoder import scanstring  # type: ignore[attr-defined]
+
     scanner = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
     start = _skip_ws(text, 0)
     # Text that does not parse this far gives positions up to where it broke.
     with contextlib.suppress(ValueError, IndexError, StopIteration, RecursionError):
-        _walk(text, start, trie, (), offsets, scanner)
+        _walk(text, start, trie, (), offsets, scanner, scanstring)
     found: dict[str, int] = {}
     for pointer in wanted:
         tokens = tuple(_split_pointer(pointer))
@@ -355,6 +359,8 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
 @functools.lru_cache(maxsize=1024)
 def _key_pattern(key: str) -> re.Pattern[str]:
     # The key as JSON spells it, then the colon: only a member name can be followed by ':'.
+    import json
+
     return re.compile(re.escape(json.dumps(key, ensure_ascii=False)) + r"[ \t\n\r]*:[ \t\n\r]*")
 
 
@@ -391,6 +397,7 @@ def _walk(
     path: tuple[str, ...],
     offsets: dict[tuple[str, ...], int],
     scanner: Any,
+    scanstring: Any,
 ) -> int:
     offsets[path] = pos
     ch = text[pos : pos + 1]
@@ -411,7 +418,7 @@ def _walk(
             pos = _skip_ws(text, pos + 1)  # past ':'
             child = node.get(key)
             if child is not None:
-                pos = _walk(text, pos, child, (*path, key), offsets, scanner)
+                pos = _walk(text, pos, child, (*path, key), offsets, scanner, scanstring)
             else:
                 _, pos = scanner(text, pos)
             pos = _skip_ws(text, pos)
@@ -426,7 +433,7 @@ def _walk(
     while True:
         child = node.get(str(index))
         if child is not None:
-            pos = _walk(text, pos, child, (*path, str(index)), offsets, scanner)
+            pos = _walk(text, pos, child, (*path, str(index)), offsets, scanner, scanstring)
             remaining -= 1
         else:
             _, pos = scanner(text, pos)

@@ -9,8 +9,8 @@ Set ``AMLYZE_CONTRACTS_CACHE_DIR`` to move it, or to an empty string to disable 
 
 from __future__ import annotations
 
-import hashlib
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "amlyze-contracts"
 
 
-def _entry(path: Path) -> Path | None:
+def _entry(path: Path) -> tuple[Path, str] | None:
     folder = cache_dir()
     if folder is None:
         return None
@@ -36,7 +36,8 @@ def _entry(path: Path) -> Path | None:
     except OSError:
         return None
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
-    return folder / f"{path.name}.{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    # The file name only spreads entries; the full key inside the entry is what is trusted.
+    return folder / f"{path.name}.{zlib.crc32(key.encode()):08x}.json", key
 
 
 def get(path: Path) -> Any | None:
@@ -44,9 +45,12 @@ def get(path: Path) -> Any | None:
     if entry is None:
         return None
     try:
-        return orjson.loads(entry.read_bytes())
+        stored = orjson.loads(entry[0].read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
+    if not isinstance(stored, dict) or stored.get("key") != entry[1]:
+        return None
+    return stored.get("document")
 
 
 def put(path: Path, document: Any) -> None:
@@ -54,16 +58,16 @@ def put(path: Path, document: Any) -> None:
     if entry is None:
         return
     try:
-        data = orjson.dumps(document)
+        data = orjson.dumps({"key": entry[1], "document": document})
     except TypeError:
         return  # YAML gave something JSON cannot hold (dates): keep parsing it
     import tempfile  # only when writing: most runs only read
 
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        entry[0].parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry[0].parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, entry)
+        os.replace(tmp, entry[0])
     except OSError:
         pass

@@ -12,7 +12,6 @@ import copy
 import functools
 import json
 import os
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -107,12 +106,20 @@ def read_document(source: str | Path) -> Any:
 def _pointer_get(document: Any, pointer: str, source: str) -> Any:
     node = document
     for raw in pointer.lstrip("/").split("/") if pointer not in ("", "/") else []:
-        token = urllib.parse.unquote(raw).replace("~1", "/").replace("~0", "~")
+        token = _unquote(raw).replace("~1", "/").replace("~0", "~")
         try:
             node = node[int(token)] if isinstance(node, list) else node[token]
         except (KeyError, IndexError, ValueError, TypeError):
             raise SpecError(f"{source}: unresolvable $ref '#{pointer}'") from None
     return node
+
+
+def _unquote(token: str) -> str:
+    if "%" not in token:
+        return token
+    import urllib.parse  # only for percent-encoded $ref tokens
+
+    return urllib.parse.unquote(token)
 
 
 def resolve_refs(document: Any, source: str = "<spec>") -> Any:
@@ -165,6 +172,8 @@ class Operation(msgspec.Struct, frozen=True):
         if not servers:
             return ""
         url = str(servers[0].get("url", ""))
+        import urllib.parse
+
         path = urllib.parse.urlsplit(url.replace("{{", "").replace("}}", "")).path
         return path.rstrip("/")
 
