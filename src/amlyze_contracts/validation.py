@@ -438,8 +438,10 @@ def validate_request(
     ruleset = _ruleset(rules, severities)
     snapshot = _freeze_snapshot(classifiers)
 
+    tried: bool | None = None  # the target (item or not) the fast path already refused
     if operation_id is not None:
         comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+        tried = bool(item)
         if item is not True and comp.fast_valid(body, as_item=False):
             return Report(operation_id, [], "request")
         if item is True and comp.fast_valid(body, as_item=True):
@@ -496,7 +498,12 @@ def validate_request(
     report.kind = "item" if item else "request"
     if item and comp.item is None:
         raise InputError(f"{operation_id} has no batch items to validate one of")
-    if comp.fast_valid(None, as_item=bool(item), parsed=value) and not report.violations:
+    # Offer the parsed value to the fast path only for a target it has not refused yet.
+    if (
+        tried is not bool(item)
+        and comp.fast_valid(None, as_item=bool(item), parsed=value)
+        and not report.violations
+    ):
         return report
     report.extend(comp.diagnose(value, as_item=bool(item)))
     return _positioned(report, text if positions else None)
