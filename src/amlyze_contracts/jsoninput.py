@@ -220,14 +220,16 @@ def may_have_duplicates(raw: bytes | str, reencoded: bytes) -> bool:
 def find_duplicate_keys(text: str, value: Any) -> list[Violation]:
     if not may_have_duplicates(text, orjson.dumps(value)):
         return []
+    found = scan_duplicates(text)
+    positions = line_cols(text, (pos for _, _, pos in found))
     return [
         _violation(
             "input.duplicate-key",
             f"`{key}` appears twice in the same object; JSON parsers keep only one of them (which one differs). Fix: remove one",
-            *line_col(text, pos),
+            *positions[pos],
             pointer=pointer,
         )
-        for pointer, key, pos in scan_duplicates(text)
+        for pointer, key, pos in found
     ]
 
 

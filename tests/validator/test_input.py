@@ -191,3 +191,12 @@ def test_positions_can_be_skipped() -> None:
         (v.rule, v.pointer) for v in with_positions
     )
     assert all(v.line is None for v in without) and all(v.line is not None for v in with_positions)
+
+
+def test_many_duplicates_all_positioned() -> None:
+    items = ",\n".join('{"requester": "A", "requester": "B"}' for _ in range(300))
+    text = '{"accounts": [\n' + items + "\n]}"
+    dups = [v for v in validate_request(OP, text.encode()) if v.rule == "input.duplicate-key"]
+    assert len(dups) == 300
+    assert [(v.line, v.column) for v in dups] == [(i + 2, 20) for i in range(300)]
+    assert dups[299].pointer == "/accounts/299/requester"
