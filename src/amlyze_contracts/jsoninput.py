@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from .report import Violation
+from .report import Violation, escape_token, split_pointer
 
 MAX_DEPTH = 1024  # orjson's limit; documented in the README. Payloads here nest 4 deep.
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -233,10 +233,6 @@ def find_duplicate_keys(text: str, value: Any) -> list[Violation]:
     ]
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
     """(pointer, key, offset) of every repeated member; iterative, so any depth is safe."""
     # The stdlib's C string scanner, imported here: only suspect bodies get this far.
@@ -254,7 +250,7 @@ def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
             token = ""
             if stack:
                 parent = stack[-1]
-                token = _escape(parent[3]) if parent[0] else str(parent[2])
+                token = escape_token(parent[3]) if parent[0] else str(parent[2])
             ch = text[pos]
             if ch in "{[":
                 is_object = ch == "{"
@@ -283,7 +279,11 @@ def scan_duplicates(text: str) -> list[tuple[str, str, int]]:
             if key in frame[2]:
                 pointer = "/".join(f[1] for f in stack[1:])
                 found.append(
-                    (f"/{pointer}/{_escape(key)}" if pointer else f"/{_escape(key)}", key, pos)
+                    (
+                        f"/{pointer}/{escape_token(key)}" if pointer else f"/{escape_token(key)}",
+                        key,
+                        pos,
+                    )
                 )
             frame[2].add(key)
             frame[3] = key
@@ -320,12 +320,6 @@ def _skip_ws(text: str, pos: int) -> int:
 # ------------------------------------------------------------------ positions
 
 
-def _split_pointer(pointer: str) -> list[str]:
-    if pointer in ("", "/"):
-        return []
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
 def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Line/column of each pointer's value; for a missing member, of its parent.
 
@@ -336,7 +330,7 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
     wanted = list(dict.fromkeys(pointers))
     for pointer in wanted:
         node = trie
-        for token in _split_pointer(pointer):
+        for token in split_pointer(pointer):
             node = node.setdefault(token, {})
     offsets: dict[tuple[str, ...], int] = {}
     import json  # the C scanner skips values we do not need; only bodies with violations
@@ -349,7 +343,7 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
         _walk(text, start, trie, (), offsets, scanner, scanstring)
     found: dict[str, int] = {}
     for pointer in wanted:
-        tokens = tuple(_split_pointer(pointer))
+        tokens = tuple(split_pointer(pointer))
         while tokens not in offsets and tokens:
             tokens = tokens[:-1]  # a missing member: its parent object
         if tokens in offsets:

@@ -11,6 +11,22 @@ Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 
+def escape_token(token: str | int) -> str:
+    """One RFC 6901 reference token: ``~`` and ``/`` escaped."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def join_pointer(tokens: Iterable[str | int]) -> str:
+    return "".join(f"/{escape_token(t)}" for t in tokens)
+
+
+def split_pointer(pointer: str) -> list[str]:
+    """The unescaped tokens of a JSON pointer (not a URI fragment: no percent-decoding)."""
+    if pointer in ("", "/"):
+        return []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
 class InputError(TypeError):
     """The body given to the library is neither text, bytes nor a JSON-like object."""
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from .schema_check import closest, escape_token
+from .report import escape_token
+from .schema_check import closest
 
 ACCEPTED = frozenset({"REQUEST_ACCEPTED", "OK"})
 REJECTED = frozenset({"REQUEST_REJECTED", "ERROR"})

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from .formats import DATE_TIME_PATTERN, is_date_time
+from .report import join_pointer
 from .specs import SCHEMA_NAME
 
 # Formats we can assert identically on both paths; any other format disables the fast path.
@@ -201,14 +202,6 @@ _JSON_TYPE = {
 }
 
 
-def escape_token(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def pointer_of(path: Any) -> str:
-    return "".join(f"/{escape_token(t)}" for t in path)
-
-
 class SchemaError(msgspec.Struct, frozen=True):
     rule: str
     pointer: str
@@ -265,13 +258,13 @@ class SlowValidator:
         rule = _KIND_RULE.get(kind, "schema.other")
         value = error.instance
         member = str(path[-1]) if path and isinstance(path[-1], str) else None
-        parent = pointer_of(path[:-1]) if path else ""
+        parent = join_pointer(path[:-1]) if path else ""
         where = f"`{member}`" if member else ("the body" if not path else f"item {path[-1]}")
         sub_schema = _schema_at(self.schema, list(error.schema_path))
         if kind == "Required":
             member = str(error.kind.property)
-            pointer = pointer_of([*path, member])
-            parent = pointer_of(path)
+            pointer = join_pointer([*path, member])
+            parent = join_pointer(path)
             message = f"`{member}` is required"
             present = value.keys() if isinstance(value, dict) else ()
             # Only members the schema does not define are candidates, so a looser match is
@@ -286,7 +279,7 @@ class SlowValidator:
             else:
                 fix = f"add `{member}`"
             return SchemaError(rule, pointer, member, parent, f"{message}. Fix: {fix}")
-        pointer = pointer_of(path)
+        pointer = join_pointer(path)
         if kind == "Type":
             expected = sub_schema.get("type", "another type")
             expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
@@ -317,8 +310,8 @@ class SlowValidator:
         elif kind == "AdditionalProperties":
             extras = [str(x) for x in error.kind.unexpected]
             member = extras[0] if extras else member
-            pointer = pointer_of([*path, member]) if member else pointer
-            parent = pointer_of(path)
+            pointer = join_pointer([*path, member]) if member else pointer
+            parent = join_pointer(path)
             message = f"`{member}` is not allowed here"
         else:
             message = f"{where}: {error.message}"

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-from .report import Violation
+from .report import Violation, join_pointer
 from .specs import HTTP_METHODS, SpecError, resolve_refs
 
 RULE_INVALID = "spec.invalid"
@@ -39,14 +39,6 @@ MAX_ERRORS_PER_EXAMPLE = 20
 
 
 # --- JSON pointers -------------------------------------------------------------------------
-
-
-def escape_token(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def join_pointer(tokens: Sequence[str | int]) -> str:
-    return "".join("/" + escape_token(t) for t in tokens)
 
 
 def split_pointer(pointer: str) -> list[str]:

@@ -22,7 +22,7 @@ import msgspec
 from . import classifiers as classifier_snapshots
 from . import rule_functions
 from .jsoninput import locate, may_have_duplicates, read_input
-from .report import InputError, Report, Violation
+from .report import InputError, Report, Violation, escape_token
 from .rules import (
     ObjectChecker,
     Rule,
@@ -36,7 +36,6 @@ from .schema_check import (
     FAST_FORMATS,
     FastType,
     SlowValidator,
-    escape_token,
     fast_type,
     schema_at_pointer,
 )
