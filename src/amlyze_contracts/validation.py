@@ -428,18 +428,19 @@ def validate_request(
     ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
     ``positions=False`` skips line/column for callers that never show them (a server).
     """
-    if not isinstance(body, (bytes, bytearray, memoryview, str, dict, list)) and not _json_like(
-        body
-    ):
+    if not isinstance(body, (bytes, bytearray, memoryview)) and not _json_like(body):
         raise InputError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
     if isinstance(body, (bytearray, memoryview)):
         body = bytes(body)
     ruleset = _ruleset(rules, severities)
     snapshot = _freeze_snapshot(classifiers)
 
+    def compile_for(op_id: str) -> CompiledOperation:
+        return _compiled((op_id, spec.source if spec else ""), ruleset, snapshot, spec)
+
     tried: bool | None = None  # the target (item or not) the fast path already refused
-    if operation_id is not None:
-        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+    comp = compile_for(operation_id) if operation_id is not None else None
+    if comp is not None:
         tried = bool(item)
         if item is not True and comp.fast_valid(body, as_item=False):
             return Report(operation_id, [], "request")
@@ -484,9 +485,8 @@ def validate_request(
         operation_id = detected[0]
         item = item if item is not None else detected[1] == "item"
         report.operation_id = operation_id
-        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
-    else:
-        comp = _compiled((operation_id, spec.source if spec else ""), ruleset, snapshot, spec)
+        comp = compile_for(operation_id)
+    assert comp is not None
     if item is None:
         item = (
             bool(comp.item_key)
@@ -499,7 +499,7 @@ def validate_request(
         raise InputError(f"{operation_id} has no batch items to validate one of")
     # Offer the parsed value to the fast path only for a target it has not refused yet.
     if (
-        tried is not bool(item)
+        tried != bool(item)
         and comp.fast_valid(None, as_item=bool(item), parsed=value)
         and not report.violations
     ):
