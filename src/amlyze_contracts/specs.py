@@ -8,7 +8,6 @@ loads the same way, so every command can be pointed at a newer vendor document.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import os
@@ -336,7 +335,3 @@ def operation(operation_id: str, specs: list[Spec] | None = None) -> Operation:
 
 def operation_ids(specs: list[Spec] | None = None) -> list[str]:
     return [op.operation_id for op in iter_operations(specs)]
-
-
-def deep_copy(schema: Mapping[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(dict(schema))
