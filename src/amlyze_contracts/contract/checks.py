@@ -314,7 +314,7 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
     if received.status != 200:
         if case.invalid_items and received.status == 400:
             return True  # refused as a whole because of the invalid sibling
-        if received.status in (200, 401, 403) or received.status >= 500 or received.error:
+        if received.status in (401, 403) or received.status >= 500 or received.error:
             return None
         raise CheckFailure(
             "batch.valid-item-rejected",
