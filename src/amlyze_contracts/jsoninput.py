@@ -212,9 +212,10 @@ def may_have_duplicates(raw: bytes | str, reencoded: bytes) -> bool:
     duplicate's, so equal counts prove there was none; ``\\u003a`` escapes could
     hide one and send us to the exact scan.
     """
+    # The backslash test first: it is a memchr, the escape search is not.
     if isinstance(raw, str):
-        return "\\u003" in raw or raw.count(":") != reencoded.count(b":")
-    return b"\\u003" in raw or raw.count(b":") != reencoded.count(b":")
+        return ("\\" in raw and "\\u003" in raw) or raw.count(":") != reencoded.count(b":")
+    return (b"\\" in raw and b"\\u003" in raw) or raw.count(b":") != reencoded.count(b":")
 
 
 def find_duplicate_keys(text: str, value: Any) -> list[Violation]:
@@ -320,14 +321,72 @@ def _skip_ws(text: str, pos: int) -> int:
 # ------------------------------------------------------------------ positions
 
 
-def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
+_NO_VALUE: Any = object()
+
+
+def locate(
+    text: str, pointers: Iterable[str], value: Any = _NO_VALUE
+) -> dict[str, tuple[int, int]]:
     """Line/column of each pointer's value; for a missing member, of its parent.
 
     Walks only the branches that lead to a wanted pointer; everything else is
     skipped by the C scanner, so the cost grows with the number of pointers.
+    With the parsed ``value``, a batch of flat items is located by plain searches
+    first (:func:`_locate_in_flat_batch`).
     """
-    trie: dict[str, Any] = {}
     wanted = list(dict.fromkeys(pointers))
+    found: dict[str, int] = {}
+    if value is not _NO_VALUE:
+        found = _locate_in_flat_batch(text, value, wanted)
+        wanted = [pointer for pointer in wanted if pointer not in found]
+    if wanted:
+        found.update(_locate_by_walk(text, wanted))
+    positions = line_cols(text, found.values())
+    return {pointer: positions[offset] for pointer, offset in found.items()}
+
+
+def _locate_in_flat_batch(text: str, value: Any, pointers: list[str]) -> dict[str, int]:
+    """Offsets for ``/<key>/<index>[/<member>]`` in ``{"<key>": [flat objects], ...}``.
+
+    When the text has no backslash, one ``[`` and exactly one ``{`` and ``}`` per
+    object, no string holds a bracket, a brace or an escaped quote: item ``i`` spans
+    from the ``i+2``-th ``{`` to the next ``}``, and a member is its ``"name":`` there.
+    """
+    if not isinstance(value, dict) or "\\" in text or text.count("[") != 1:
+        return {}
+    lists = [key for key, member in value.items() if isinstance(member, list)]
+    if len(lists) != 1:
+        return {}
+    items = value[lists[0]]
+    objects = 1 + len(items)
+    if text.count("{") != objects or text.count("}") != objects or text.count("]") != 1:
+        return {}
+    # Every item is then an object without nested objects or arrays.
+    prefix = f"/{escape_token(lists[0])}/"
+    wanted: dict[int, list[tuple[str, str | None]]] = {}
+    for pointer in pointers:
+        if not pointer.startswith(prefix):
+            continue
+        number, _, rest = pointer[len(prefix) :].partition("/")
+        if number.isascii() and number.isdigit() and int(number) < len(items) and "/" not in rest:
+            token = split_pointer("/" + rest)[0] if rest else None
+            wanted.setdefault(int(number), []).append((pointer, token))
+    found: dict[str, int] = {}
+    start = text.find("{")
+    seen = 0  # items passed so far
+    for index in sorted(wanted):
+        while seen <= index:
+            start = text.find("{", start + 1)
+            seen += 1
+        end = text.find("}", start)
+        for pointer, member in wanted[index]:
+            match = _key_pattern(member).search(text, start, end) if member else None
+            found[pointer] = match.end() if match else start  # missing: the item
+    return found
+
+
+def _locate_by_walk(text: str, wanted: list[str]) -> dict[str, int]:
+    trie: dict[str, Any] = {}
     for pointer in wanted:
         node = trie
         for token in split_pointer(pointer):
@@ -348,8 +407,7 @@ def locate(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
             tokens = tokens[:-1]  # a missing member: its parent object
         if tokens in offsets:
             found[pointer] = offsets[tokens]
-    positions = line_cols(text, found.values())
-    return {pointer: positions[offset] for pointer, offset in found.items()}
+    return found
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,7 +13,10 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 def escape_token(token: str | int) -> str:
     """One RFC 6901 reference token: ``~`` and ``/`` escaped."""
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)  # the same object for a str
+    if "~" not in text and "/" not in text:  # nearly always: no copies
+        return text
+    return text.replace("~", "~0").replace("/", "~1")
 
 
 def join_pointer(tokens: Iterable[str | int]) -> str:

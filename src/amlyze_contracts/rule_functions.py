@@ -102,7 +102,7 @@ def batch_not_empty(items: list[Any], item_key: str) -> Iterator[Finding]:
 
 def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]]) -> bool:
     numbers = list(map(attr("communicationNumber"), items))
-    return all(n.__class__ is str for n in numbers) and len(set(numbers)) == len(numbers)
+    return set(map(type, numbers)) <= {str} and len(set(numbers)) == len(numbers)
 
 
 @batch_rule("communication_number_unique", fast_ok=_numbers_unique)

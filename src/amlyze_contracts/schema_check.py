@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -37,7 +37,7 @@ class _Unsupported(Exception):
     pass
 
 
-def _meta(schema: Mapping[str, Any]) -> msgspec.Meta | None:
+def _meta(schema: Mapping[str, Any], with_format: bool = True) -> msgspec.Meta | None:
     kwargs: dict[str, Any] = {}
     if "maxLength" in schema:
         kwargs["max_length"] = schema["maxLength"]
@@ -48,23 +48,25 @@ def _meta(schema: Mapping[str, Any]) -> msgspec.Meta | None:
     if "maxItems" in schema:
         kwargs["max_length"] = schema["maxItems"]
     fmt = schema.get("format")
-    if fmt is not None and schema.get("type") == "string":
+    if fmt is not None and schema.get("type") == "string" and with_format:
         if fmt not in FAST_FORMATS:
             raise _Unsupported(f"format {fmt}")
         kwargs["pattern"] = FAST_FORMATS[fmt]
     return msgspec.Meta(**kwargs) if kwargs else None
 
 
-def _annotate(tp: Any, schema: Mapping[str, Any]) -> Any:
-    meta = _meta(schema)
+def _annotate(tp: Any, schema: Mapping[str, Any], with_format: bool = True) -> Any:
+    meta = _meta(schema, with_format)
     return Annotated[tp, meta] if meta is not None else tp
 
 
 class _StructBuilder:
-    def __init__(self) -> None:
+    def __init__(self, defer_formats_in: Collection[int]) -> None:
         self.count = 0
         self.attr_names: dict[type, dict[str, str]] = {}
         self.struct_by_schema: dict[int, type] = {}
+        self.defer_formats_in = defer_formats_in
+        self.deferred: dict[type, dict[str, str]] = {}
 
     def type_for(self, schema: Any) -> Any:
         if not isinstance(schema, Mapping):
@@ -120,6 +122,7 @@ class _StructBuilder:
         optional: list[Any] = []
         rename: dict[str, str] = {}
         attr_names: dict[str, str] = {}
+        deferred: dict[str, str] = {}
         for index, (name, sub) in enumerate(props.items()):
             attr = (
                 name
@@ -128,7 +131,19 @@ class _StructBuilder:
             )
             attr_names[name] = attr
             rename[attr] = name
-            tp = self.type_for(sub)
+            if (
+                id(schema) in self.defer_formats_in
+                and isinstance(sub, Mapping)
+                and sub.get("type") == "string"
+                and sub.get("format") in FAST_FORMATS
+                and "enum" not in sub
+            ):
+                # The caller checks this format column by column (column_rules).
+                self.type_for(sub)  # still refuses what the fast path cannot assert
+                tp = _annotate(str, sub, with_format=False)
+                deferred[name] = sub["format"]
+            else:
+                tp = self.type_for(sub)
             if name in required:
                 fields.append((attr, tp))
             else:
@@ -145,6 +160,8 @@ class _StructBuilder:
         )
         self.attr_names[struct] = attr_names
         self.struct_by_schema[id(schema)] = struct
+        if deferred:
+            self.deferred[struct] = deferred
         return struct
 
 
@@ -155,19 +172,32 @@ class FastType(msgspec.Struct, frozen=True):
     attr_names: Mapping[type, Mapping[str, str]]
     struct_by_schema: Mapping[int, type]  # id(object schema) -> its Struct
     decoder: msgspec.json.Decoder[Any]
+    # Struct -> member -> format its decoder does not assert: the caller must.
+    deferred: Mapping[type, Mapping[str, str]]
 
     def attrs_for(self, struct_type: Any) -> Mapping[str, str]:
         return self.attr_names.get(struct_type, {})
 
 
-def fast_type(schema: Mapping[str, Any]) -> FastType | None:
-    """The msgspec form of a schema, or None when it uses what msgspec cannot assert."""
-    builder = _StructBuilder()
+def fast_type(schema: Mapping[str, Any], defer_formats_in: Collection[int] = ()) -> FastType | None:
+    """The msgspec form of a schema, or None when it uses what msgspec cannot assert.
+
+    Formats of the object schemas in ``defer_formats_in`` (by id) are left to the
+    caller: a regex per value called from inside the decoder costs more than the
+    whole decode, one regex run per column (:func:`formats.all_date_times`) a tenth.
+    """
+    builder = _StructBuilder(defer_formats_in)
     try:
         tp = builder.type_for(schema)
     except _Unsupported:
         return None
-    return FastType(tp, builder.attr_names, builder.struct_by_schema, msgspec.json.Decoder(tp))
+    return FastType(
+        tp,
+        builder.attr_names,
+        builder.struct_by_schema,
+        msgspec.json.Decoder(tp),
+        builder.deferred,
+    )
 
 
 # ------------------------------------------------------------------ slow path

@@ -133,7 +133,10 @@ class CompiledOperation:
         return self._target(self.item_schema) if self.item_schema is not None else None
 
     def _target(self, schema: Mapping[str, Any]) -> _Target:
-        fast = fast_type(schema)
+        # Formats of the objects the fast path checks column-wise (the body and its
+        # items) are left out of the decoder; see fast_type.
+        checked = {id(schema)} | ({id(self.item_schema)} if self.item_schema else set())
+        fast = fast_type(schema, defer_formats_in=checked)
         checkers: dict[int, ObjectChecker] = {}
         struct_of = fast.struct_by_schema if fast else {}
         for obj_schema in _object_schemas(schema):
@@ -144,18 +147,21 @@ class CompiledOperation:
                 _dynamic_enums(obj_schema),
                 self.snapshot,
             )
-            if not rules:
-                continue
             struct = struct_of.get(id(obj_schema))
+            deferred = fast.deferred.get(struct, {}) if fast and struct else {}
+            if not rules and not deferred:
+                continue
             attrs = fast.attrs_for(struct) if fast and struct else None
-            asserted = {
+            formats = {
                 name: sub["format"]
                 for name, sub in obj_schema["properties"].items()
                 if isinstance(sub, Mapping)
                 and sub.get("type") == "string"
                 and sub.get("format") in FAST_FORMATS
             }
-            checkers[id(obj_schema)] = compile_checker(rules, self.sets, attrs, asserted)
+            checkers[id(obj_schema)] = compile_checker(
+                rules, self.sets, attrs, formats, deferred.keys(), obj_schema.get("required", ())
+            )
         return _Target(schema, fast, checkers)
 
     # -------------------------------------------------------------- fast path
@@ -179,7 +185,7 @@ class CompiledOperation:
         # Rules: items (or the single item) and the body object; nested objects with
         # rules of their own are not walked here, so such specs always take the slow path.
         root_checker = target.checkers.get(id(target.schema))
-        if root_checker is not None and not root_checker.check(obj):
+        if root_checker is not None and not root_checker.check_many((obj,)):
             return False
         if as_item or self.item_schema is None or self.item_key is None:
             return len(target.checkers) <= 1
@@ -188,11 +194,8 @@ class CompiledOperation:
         item_checker = target.checkers.get(id(self.item_schema))
         if len(target.checkers) > (root_checker is not None) + (item_checker is not None):
             return False
-        if item_checker is not None:
-            check = item_checker.check
-            for item in items:
-                if not check(item):
-                    return False
+        if item_checker is not None and not item_checker.check_many(items):
+            return False
         if self.batch_rules:
             attrs = fast.attrs_for(type(items[0])) if items else {}
 
@@ -284,18 +287,37 @@ def _walk_objects(
         node, node_schema, here = stack.pop()
         if isinstance(node, dict) and isinstance(node_schema.get("properties"), Mapping):
             yield here, node, node_schema
-            props = node_schema["properties"]
-            for name, child in node.items():
-                sub = props.get(name)
-                if isinstance(sub, Mapping) and isinstance(child, (dict, list)):
+            # Only members whose schema describes objects or arrays can lead further
+            # (a batch item's dozen strings are not looked at one by one).
+            for name, sub in _nested_properties(node_schema):
+                child = node.get(name)
+                if isinstance(child, (dict, list)):
                     stack.append((child, sub, f"{here}/{escape_token(name)}"))
         elif isinstance(node, list) and isinstance(node_schema.get("items"), Mapping):
             items_schema = node_schema["items"]
             stack.extend(
                 (child, items_schema, f"{here}/{i}")
                 for i, child in reversed(list(enumerate(node)))
-                if isinstance(child, (dict, list))
+                if child.__class__ is dict or child.__class__ is list
             )
+
+
+_NESTED: dict[int, tuple[Mapping[str, Any], list[tuple[str, Mapping[str, Any]]]]] = {}
+
+
+def _nested_properties(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    cached = _NESTED.get(id(schema))
+    if cached is None or cached[0] is not schema:  # the schema is kept: ids stay valid
+        nested = [
+            (name, sub)
+            for name, sub in schema["properties"].items()
+            if isinstance(sub, Mapping)
+            and (
+                isinstance(sub.get("properties"), Mapping) or isinstance(sub.get("items"), Mapping)
+            )
+        ]
+        cached = _NESTED[id(schema)] = (schema, nested)
+    return cached[1]
 
 
 _ITEM_INDEX = re.compile(r"/\d+(?=/|$)")
@@ -505,7 +527,7 @@ def validate_request(
     ):
         return report
     report.extend(comp.diagnose(value, as_item=bool(item)))
-    return _positioned(report, text if positions else None)
+    return _positioned(report, text if positions else None, value)
 
 
 def _json_like(value: Any) -> bool:
@@ -544,11 +566,11 @@ def _with_severity(violations: Iterable[Violation], ruleset: RuleSet) -> list[Vi
     return out
 
 
-def _positioned(report: Report, text: str | None) -> Report:
+def _positioned(report: Report, text: str | None, value: Any) -> Report:
     if text is None or not report.violations:
         return report.sorted()
     wanted = [v.pointer for v in report.violations if v.line is None]
-    positions = locate(text, wanted) if wanted else {}
+    positions = locate(text, wanted, value) if wanted else {}
     report.violations = [
         v
         if v.line is not None or v.pointer not in positions
@@ -637,7 +659,7 @@ def validate_response(
                 continue
             for finding in fn(exchange):
                 emit(rule.id, finding.pointer, finding.severity, **finding.values)
-    return _positioned(report, text)
+    return _positioned(report, text, value)
 
 
 @functools.lru_cache(maxsize=64)

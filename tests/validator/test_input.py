@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -200,3 +201,37 @@ def test_many_duplicates_all_positioned() -> None:
     assert len(dups) == 300
     assert [(v.line, v.column) for v in dups] == [(i + 2, 20) for i in range(300)]
     assert dups[299].pointer == "/accounts/299/requester"
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["compact", "pretty", "brace-in-string", "key-as-value", "escaped-quote", "nested"],
+)
+def test_flat_batch_positions_equal_the_general_walk(shape: str) -> None:
+
+    items = [account(i) for i in range(4)]
+    del items[2]["requester"]
+    items[1]["requester"] = "bic"  # a value spelled like a key: not a key
+    if shape == "brace-in-string":
+        items[3]["bankTitle"] = "Bank {North} [LT]"
+    elif shape == "escaped-quote":
+        items[3]["bankTitle"] = 'say "bic": no'
+    elif shape == "nested":
+        items[0]["extra"] = {"bic": "X"}
+    body = {"accounts": items}
+    text = json.dumps(body, indent=2 if shape == "pretty" else None, ensure_ascii=False)
+    pointers = [
+        *(f"/accounts/{i}/{name}" for i in range(4) for name in ("bic", "requester", "nope")),
+        "/accounts/3",
+        "/accounts",
+        "",
+    ]
+    locate = jsoninput.locate
+    assert locate(text, pointers, json.loads(text)) == locate(text, pointers)
+    # The plain-search path answered where it may, and stood aside where it may not.
+    searched = jsoninput._locate_in_flat_batch(text, json.loads(text), pointers)
+    assert bool(searched) is (shape in ("compact", "pretty", "key-as-value"))
+    if shape == "compact":  # the answer itself, for one member
+        line, column = locate(text, ["/accounts/1/bic"], body)["/accounts/1/bic"]
+        offset = text.index('"bic": "SANDLT22XXX"', text.index('"COMM-000001"')) + len('"bic": ')
+        assert (line, column) == (1, offset + 1)
