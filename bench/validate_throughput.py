@@ -155,27 +155,35 @@ def main(argv: list[str] | None = None) -> int:
     valid = orjson.dumps({"accounts": items})
     broken = orjson.dumps({"accounts": break_every_item(items)})
     times = measure(contenders(valid, broken), args.rounds)
-    floor = min(times["orjson.loads (parse floor)"])
+    floor_times = times["orjson.loads (parse floor)"]
+    floor = min(floor_times)
+
+    def paired(name: str) -> float:
+        """Median over rounds of (time / orjson.loads time in the same round): the
+        pair shares the machine's state of that moment, so it is the steadier ratio."""
+        return statistics.median(t / f for t, f in zip(times[name], floor_times, strict=False))
+
     print(f"body: {args.items} items, {len(valid) / 1e6:.2f} MB (valid), {len(broken) / 1e6:.2f} MB (broken); "
           f"{args.rounds} interleaved rounds; Python {sys.version.split()[0]}\n")  # fmt: skip
-    print("| contender | best ms | median ms | best / orjson.loads |")
-    print("|---|---:|---:|---:|")
+    print("| contender | best ms | median ms | best / orjson.loads | median of per-round ratios |")
+    print("|---|---:|---:|---:|---:|")
     for name, samples in times.items():
         best = min(samples)
         print(
-            f"| {name} | {best * 1e3:.1f} | {statistics.median(samples) * 1e3:.1f} | {best / floor:.2f}x |"
+            f"| {name} | {best * 1e3:.1f} | {statistics.median(samples) * 1e3:.1f} "
+            f"| {best / floor:.2f}x | {paired(name):.2f}x |"
         )
-    ours = min(times["amlyze-contracts, valid"])
+    valid_ratio = paired("amlyze-contracts, valid")
+    broken_ratio = paired("amlyze-contracts, every item broken")
+    openapi_ratio = paired("openapi-core validate_request, valid") / valid_ratio
     checks = [
-        ("valid body within 2.0x of orjson.loads", ours / floor, ours / floor <= TARGETS["valid"]),
-        ("every item broken within 6x of orjson.loads",
-         min(times["amlyze-contracts, every item broken"]) / floor,
-         min(times["amlyze-contracts, every item broken"]) / floor <= TARGETS["broken"]),
-        ("openapi-core at least 15x slower than us",
-         min(times["openapi-core validate_request, valid"]) / ours,
-         min(times["openapi-core validate_request, valid"]) / ours >= TARGETS["openapi-core"]),
+        ("valid body within 2.0x of orjson.loads", valid_ratio, valid_ratio <= TARGETS["valid"]),
+        ("every item broken within 6x of orjson.loads", broken_ratio,
+         broken_ratio <= TARGETS["broken"]),
+        ("openapi-core at least 15x slower than us", openapi_ratio,
+         openapi_ratio >= TARGETS["openapi-core"]),
     ]  # fmt: skip
-    print("\n| target | measured | met |\n|---|---:|---|")
+    print("\n| target (median of per-round ratios) | measured | met |\n|---|---:|---|")
     for label, value, met in checks:
         print(f"| {label} | {value:.2f}x | {'yes' if met else 'NO'} |")
     return 0
