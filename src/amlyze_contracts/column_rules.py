@@ -170,12 +170,44 @@ class FormatColumn(msgspec.Struct, frozen=True):
     one call per value from inside the decoder)."""
 
     name: str
-    check: Callable[[list[Any]], bool]
+    check: Callable[[list[Any]], bool]  # a column
+    check_one: Callable[[Any], bool]  # one value
 
     def holds(self, cols: Columns) -> bool:
         if self.check is all_date_times and cols.instants(self.name) is not None:
             return True
         return self.check(cols.values(self.name))
+
+
+# Below this many objects, columns cost more than they save (a one-item file is common).
+_FEW = 8
+
+
+def _check_each(
+    objs: Sequence[Any],
+    attr_names: Mapping[str, str],
+    formats: Sequence[FormatColumn],
+    rules: Sequence[ColumnRule],
+) -> bool:
+    """:func:`check_columns` object by object: the same predicates, one row each."""
+
+    def read(obj: Any, name: str) -> Any:
+        attr = attr_names.get(name)
+        return getattr(obj, attr) if attr else _UNSET
+
+    for obj in objs:
+        for fmt in formats:
+            value = read(obj, fmt.name)
+            if value is not _UNSET and not fmt.check_one(value):
+                return False
+        for rule in rules:
+            row = [
+                read(obj, name) is not _UNSET if presence else read(obj, name)
+                for name, presence in rule.key
+            ]
+            if rule.broken(*row):
+                return False
+    return True
 
 
 def check_columns(
@@ -192,5 +224,7 @@ def check_columns(
         return True
     if not loop(objs):
         return False
+    if len(objs) <= _FEW:
+        return _check_each(objs, attr_names, formats, rules)
     cols = Columns(objs, attr_names, required)
     return all(f.holds(cols) for f in formats) and all(r.holds(cols) for r in rules)

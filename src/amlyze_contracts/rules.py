@@ -581,7 +581,8 @@ def compile_checker(
         for (index, _), recipe in zip(costly, recipes, strict=False)
     ]
     format_columns = [
-        column_rules.FormatColumn(name, ALL_CHECKS[asserted[name]]) for name in deferred_formats
+        column_rules.FormatColumn(name, ALL_CHECKS[asserted[name]], CHECKS[asserted[name]])
+        for name in deferred_formats
     ]
     return ObjectChecker(
         tuple(rules),

@@ -132,15 +132,17 @@ def test_mixed_countries_and_rare_date_forms_stay_on_the_fast_path() -> None:
         ({"suspensionReasons": "fraud"}, "accounts.suspension-reasons-only-when-suspended"),
     ],
 )
+@pytest.mark.parametrize("count", [5, 40], ids=["object-by-object", "by-column"])
 def test_one_broken_item_among_many_is_found(
-    change: dict[str, object], expected: str | None
+    change: dict[str, object], expected: str | None, count: int
 ) -> None:
-    items = [account(i, accountNumber=VALID_IBANS[i % 5]) for i in range(40)]
-    items[23].update(change)
+    items = [account(i, accountNumber=VALID_IBANS[i % 5]) for i in range(count)]
+    broken = count // 2 + 1
+    items[broken].update(change)
     raw = json.dumps(accounts_body(*items))
     report = validate_request(OP, raw)
     assert report.rules() == ({expected} if expected else set())
-    assert all(v.pointer.startswith("/accounts/23/") for v in report.violations)
+    assert all(v.pointer.startswith(f"/accounts/{broken}/") for v in report.violations)
     assert compiled(OP).fast_valid(raw, as_item=False) is (expected is None)
 
 
