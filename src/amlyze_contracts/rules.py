@@ -343,8 +343,14 @@ def parse_rule_documents(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> RuleS
 
 
 def bundled_rule_files() -> list[Path]:
-    folder = bundled_dir() / "rules"
-    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    return list(_rule_files_in(bundled_dir()))
+
+
+@functools.lru_cache(maxsize=8)
+def _rule_files_in(root: Path) -> tuple[Path, ...]:
+    # Package data does not change while we run: one directory listing per process.
+    folder = root / "rules"
+    return tuple(sorted(folder.glob("*.yaml"))) if folder.is_dir() else ()
 
 
 @functools.lru_cache(maxsize=16)

@@ -34,7 +34,13 @@ def bundled_dir() -> Path:
     Inside an installed wheel they are package data (``amlyze_contracts/_specs``);
     in a source checkout (editable install) they are the repository's ``specs/``.
     """
-    override = os.environ.get("AMLYZE_CONTRACTS_SPECS_DIR")
+    return _bundled_dir(os.environ.get("AMLYZE_CONTRACTS_SPECS_DIR") or None)
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled_dir(override: str | None) -> Path:
+    # Cached: resolving the path costs a dozen system calls, and validate_request asks
+    # for it once per body (a thousand small files in one CLI call).
     if override:
         return Path(override)
     here = Path(__file__).resolve().parent
