@@ -220,12 +220,12 @@ def _bban_residue(head: str, length: int) -> int | None:
 def all_ibans(values: list[Any]) -> bool:
     """``all(map(is_iban, values))``: for known countries with all-digit BBANs (nearly
     every IBAN) as a few C loops over the column; anything else value by value."""
-    heads = list(map(_HEAD, values))
-    bbans = list(map(_BBAN, values))
     try:
+        heads = list(map(_HEAD, values))
+        bbans = list(map(_BBAN, values))
         joined = "".join(bbans)
     except TypeError:  # not all strings
-        return False
+        return all(map(is_iban, values))
     # bytes.isdigit is ASCII-only and ten times faster than str.isdigit.
     if not (joined.isascii() and joined.encode("ascii").isdigit()):
         return all(map(is_iban, values))

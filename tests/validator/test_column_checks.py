@@ -78,6 +78,13 @@ def test_date_time_columns_agree_with_is_date_time(
         assert parsed == [datetime.fromisoformat(v) for v in values]
 
 
+@pytest.mark.parametrize("values", [[True, False], [7, 8], [["LT"], ["DE"]], [None]])
+def test_column_checks_take_any_json_value(values: list[object]) -> None:
+    assert all_ibans(values) is False
+    assert all_date_times(values) is False
+    assert parse_date_times(values) is None
+
+
 @pytest.mark.parametrize(
     "value",
     [
