@@ -64,7 +64,7 @@ class Columns(dict[str, Column]):
         # The scan compares every value with UNSET: worth skipping for required members.
         return name not in self.required and _UNSET in self[name]
 
-    def values(self, name: str) -> Column:  # type: ignore[override]
+    def present_values(self, name: str) -> Column:
         """The column without its missing entries."""
         col = self[name]
         return list(compress(col, self.present(name))) if self.has_missing(name) else col
@@ -72,7 +72,7 @@ class Columns(dict[str, Column]):
     def instants(self, name: str) -> list[Any] | None:
         """The present values as datetimes, when all parse as RFC 3339 date-times in C."""
         if name not in self.parsed:
-            self.parsed[name] = parse_date_times(self.values(name))
+            self.parsed[name] = parse_date_times(self.present_values(name))
         return self.parsed[name]
 
     def distinct_rows(self, key: tuple[tuple[str, bool], ...]) -> Any:
@@ -176,7 +176,7 @@ class FormatColumn(msgspec.Struct, frozen=True):
     def holds(self, cols: Columns) -> bool:
         if self.check is all_date_times and cols.instants(self.name) is not None:
             return True
-        return self.check(cols.values(self.name))
+        return self.check(cols.present_values(self.name))
 
 
 # Below this many objects, columns cost more than they save (a one-item file is common).
