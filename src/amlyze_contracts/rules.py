@@ -471,7 +471,8 @@ class _ColumnRecipe(msgspec.Struct, frozen=True):
     """A rule's whole-column form before its generated functions exist."""
 
     key: tuple[tuple[str, bool], ...]  # see column_rules.ColumnRule
-    provers: tuple[tuple[str, str, str], ...]  # (kind, member, other member or function)
+    # (kind, member, the other member of a pair, generated function name)
+    provers: tuple[tuple[str, str, str, str], ...]
 
 
 def _column_recipe(
@@ -485,7 +486,7 @@ def _column_recipe(
     """Generate a rule's row predicate ``_broken<index>`` and the condition functions
     its provers need (appended to ``lines``)."""
     names = tuple(sorted(rule.fields))
-    conds = (*rule.when, *rule.require)
+    conds = rule.conditions
     # Members tested only for presence are read as bools: their rows repeat.
     presence_only = tuple(
         all(c.op == "present" for c in conds if c.field == name)
@@ -499,38 +500,31 @@ def _column_recipe(
             return var[cond.field] if cond.arg else f"not {var[cond.field]}"
         return _condition_expr(cond, dict(var), "_UNSET", gen, sets, asserted)
 
-    def joined(group: tuple[Condition, ...]) -> str:
-        return " and ".join(expr(c, var, row=True) for c in group) or "True"
-
-    broken = (
-        f"({joined(rule.when)}) and not ({joined(rule.require)})"
-        if rule.require
-        else joined(rule.when)
-    )
+    broken = _broken_expr(rule, lambda c: expr(c, var, row=True))
     lines.append(f"def _broken{index}({', '.join(var.values())}):  # {rule.id}")
     lines.append(f"    return {broken}")
-    provers: list[tuple[str, str, str]] = []
+    provers: list[tuple[str, str, str, str]] = []
     for j, cond in enumerate(rule.require):
         fn = f"_holds{index}_{j}"
         if (cond.op == "present" and cond.arg) or (
             cond.op == "check" and asserted.get(cond.field) == cond.arg
         ):
-            provers.append(("present", cond.field, ""))
+            provers.append(("present", cond.field, "", ""))
         elif cond.op == "check" and cond.arg in ALL_CHECKS:
-            provers.append(("check", cond.field, cond.arg))
+            provers.append(("check", cond.field, "", cond.arg))
         elif (
             cond.op == "not-before"
             and asserted.get(cond.field) == asserted.get(cond.arg) == "date-time"
         ):
-            provers.append(("date-times", cond.field, cond.arg))
+            provers.append(("date-times", cond.field, cond.arg, ""))
         elif cond.op == "not-before":
             lines.append(f"def {fn}(v, o):")
             lines.append(f"    return {expr(cond, {cond.field: 'v', cond.arg: 'o'})}")
-            provers.append(("pairs", cond.field, f"{cond.arg}:{fn}"))
+            provers.append(("pairs", cond.field, cond.arg, fn))
         elif len(names) > 1:  # a one-member rule's distinct rows are this test already
             lines.append(f"def {fn}(v):")
             lines.append(f"    return {expr(cond, {cond.field: 'v'})}")
-            provers.append(("distinct", cond.field, fn))
+            provers.append(("distinct", cond.field, "", fn))
     return _ColumnRecipe(tuple(zip(names, presence_only, strict=False)), tuple(provers))
 
 
@@ -538,18 +532,17 @@ def _column_rule(
     recipe: _ColumnRecipe, index: int, ns: Mapping[str, Any]
 ) -> column_rules.ColumnRule:
     provers: list[column_rules.Prover] = []
-    for kind, member, extra in recipe.provers:
+    for kind, member, other, name in recipe.provers:
         if kind == "present":
             provers.append(column_rules.present_all(member))
         elif kind == "check":
-            provers.append(column_rules.check_all(member, extra))
+            provers.append(column_rules.check_all(member, name))
         elif kind == "date-times":
-            provers.append(column_rules.date_times_not_before(member, extra))
+            provers.append(column_rules.date_times_not_before(member, other))
         elif kind == "pairs":
-            other, fn = extra.split(":")
-            provers.append(column_rules.pairs_all(member, other, ns[fn]))
+            provers.append(column_rules.pairs_all(member, other, ns[name]))
         else:
-            provers.append(column_rules.distinct_all(member, ns[extra]))
+            provers.append(column_rules.distinct_all(member, ns[name]))
     return column_rules.ColumnRule(recipe.key, tuple(provers), ns[f"_broken{index}"])
 
 
@@ -575,9 +568,12 @@ def compile_checker(
     lines = _object_function("diagnose", rules, "_MISSING", gen, sets, {}, None)
     # Rules of cheap conditions run in one loop over the items (a tenth of a
     # microsecond per item); the others are proven column-wise (column_rules).
-    cheap = [rule for rule in rules if all(_is_cheap(c, asserted) for c in rule.conditions)]
+    is_cheap = [all(_is_cheap(c, asserted) for c in rule.conditions) for rule in rules]
+    cheap = [rule for rule, flag in zip(rules, is_cheap, strict=True) if flag]
     lines += _object_function("check_loop", cheap, "_UNSET", gen, sets, asserted, attrs)
-    costly = [(i, rule) for i, rule in enumerate(rules) if rule not in cheap]
+    costly = [
+        (i, rule) for i, (rule, flag) in enumerate(zip(rules, is_cheap, strict=True)) if not flag
+    ]
     recipes = [_column_recipe(rule, index, gen, sets, asserted, lines) for index, rule in costly]
     source = "\n".join(lines) + "\n"
     code = compile(source, "<amlyze_contracts rules>", "exec")
@@ -639,17 +635,21 @@ def _object_function(
         lines += [f"        {var[m]} = it.{attrs[m]}" for m in names if m in attrs]
         indent = "        "
     for index, rule in enumerate(rules):
-        when = " and ".join(_condition_expr(c, var, miss, gen, sets, asserted) for c in rule.when)
-        require = " and ".join(
-            _condition_expr(c, var, miss, gen, sets, asserted) for c in rule.require
-        )
-        broken = f"({when or 'True'}) and not ({require})" if require else (when or "True")
+        broken = _broken_expr(rule, lambda c: _condition_expr(c, var, miss, gen, sets, asserted))
         lines.append(f"{indent}if {broken}:  # {rule.id}")
         lines.append(
             f"{indent}    {'out.append(' + str(index) + ')' if attrs is None else 'return False'}"
         )
     lines += ["    return out" if attrs is None else "    return True", ""]
     return lines
+
+
+def _broken_expr(rule: Rule, condition: Callable[[Condition], str]) -> str:
+    """Source of "the rule is broken": every ``when`` holds and not every ``require``."""
+    when = " and ".join(map(condition, rule.when)) or "True"
+    if not rule.require:
+        return when
+    return f"({when}) and not ({' and '.join(map(condition, rule.require))})"
 
 
 def _unset() -> Any:
