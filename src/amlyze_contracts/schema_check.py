@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -293,59 +293,82 @@ class SlowValidator:
         sub_schema = _schema_at(self.schema, list(error.schema_path))
         if kind == "Required":
             member = str(error.kind.property)
-            pointer = join_pointer([*path, member])
-            parent = join_pointer(path)
-            message = f"`{member}` is required"
             present = value.keys() if isinstance(value, dict) else ()
-            # Only members the schema does not define are candidates, so a looser match is
-            # safe (it finds the vendor's later name `balanceAt` for `updateAt`).
-            unknown = [k for k in present if k not in (sub_schema.get("properties") or {})]
-            guess = closest(member, unknown, cutoff=0.4)
-            if guess:
-                message += (
-                    f"; the object has `{guess}` instead (misspelt, or another version's name?)"
-                )
-                fix = f"rename `{guess}` to `{member}`"
-            else:
-                fix = f"add `{member}`"
-            return SchemaError(rule, pointer, member, parent, f"{message}. Fix: {fix}")
+            message = required_message(member, present, sub_schema.get("properties") or {})
+            return SchemaError(
+                rule, join_pointer([*path, member]), member, join_pointer(path), message
+            )
         pointer = join_pointer(path)
         if kind == "Type":
-            expected = sub_schema.get("type", "another type")
-            expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
-            actual = _JSON_TYPE.get(type(value), type(value).__name__)
-            message = f"{where} must be {expected_text}, got {actual} {_describe(value)}"
+            message = type_message(where, sub_schema.get("type", "another type"), value)
         elif kind in ("Enum", "Constant"):
-            allowed = sub_schema.get("enum") or [sub_schema.get("const")]
-            guess = (
-                closest(str(value), [str(a) for a in allowed]) if isinstance(value, str) else None
+            message = enum_message(
+                where, sub_schema.get("enum") or [sub_schema.get("const")], value
             )
-            message = (
-                f"{where} must be one of {', '.join(map(str, allowed))}; got {_describe(value)}"
-            )
-            if guess:
-                message += f". Fix: did you mean {guess}?"
         elif kind == "MaxLength":
-            message = f"{where} is {len(value)} characters long; at most {sub_schema.get('maxLength')} allowed"
+            message = max_length_message(where, value, sub_schema.get("maxLength"))
         elif kind == "MinLength":
-            message = f"{where} is {len(value)} characters long; at least {sub_schema.get('minLength')} required"
+            message = min_length_message(where, value, sub_schema.get("minLength"))
         elif kind == "MinItems":
             message = (
                 f"{where} has {len(value)} items; at least {sub_schema.get('minItems')} required"
             )
         elif kind == "Format":
-            fmt = sub_schema.get("format")
-            hint = " (RFC 3339, e.g. 2023-09-05T08:07:34.605Z)" if fmt == "date-time" else ""
-            message = f"{where} {_describe(value)} is not a valid {fmt}{hint}"
+            message = format_message(where, value, sub_schema.get("format"))
         elif kind == "AdditionalProperties":
             extras = [str(x) for x in error.kind.unexpected]
             member = extras[0] if extras else member
             pointer = join_pointer([*path, member]) if member else pointer
             parent = join_pointer(path)
-            message = f"`{member}` is not allowed here"
+            message = additional_message(member)
         else:
             message = f"{where}: {error.message}"
         return SchemaError(rule, pointer, member, parent, message)
+
+
+# Messages of schema violations, one function each: the jsonschema-rs path above and
+# the column diagnosis of batch items (item_columns) say the same thing the same way.
+
+
+def required_message(member: str, present: Iterable[str], properties: Mapping[str, Any]) -> str:
+    message = f"`{member}` is required"
+    # Only members the schema does not define are candidates, so a looser match is
+    # safe (it finds the vendor's later name `balanceAt` for `updateAt`).
+    unknown = [k for k in present if k not in properties]
+    guess = closest(member, unknown, cutoff=0.4) if unknown else None
+    if guess:
+        message += f"; the object has `{guess}` instead (misspelt, or another version's name?)"
+        return f"{message}. Fix: rename `{guess}` to `{member}`"
+    return f"{message}. Fix: add `{member}`"
+
+
+def type_message(where: str, expected: Any, value: Any) -> str:
+    expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
+    actual = _JSON_TYPE.get(type(value), type(value).__name__)
+    return f"{where} must be {expected_text}, got {actual} {_describe(value)}"
+
+
+def enum_message(where: str, allowed: list[Any], value: Any) -> str:
+    guess = closest(str(value), [str(a) for a in allowed]) if isinstance(value, str) else None
+    message = f"{where} must be one of {', '.join(map(str, allowed))}; got {_describe(value)}"
+    return f"{message}. Fix: did you mean {guess}?" if guess else message
+
+
+def max_length_message(where: str, value: Any, bound: Any) -> str:
+    return f"{where} is {len(value)} characters long; at most {bound} allowed"
+
+
+def min_length_message(where: str, value: Any, bound: Any) -> str:
+    return f"{where} is {len(value)} characters long; at least {bound} required"
+
+
+def format_message(where: str, value: Any, fmt: Any) -> str:
+    hint = " (RFC 3339, e.g. 2023-09-05T08:07:34.605Z)" if fmt == "date-time" else ""
+    return f"{where} {_describe(value)} is not a valid {fmt}{hint}"
+
+
+def additional_message(member: str | None) -> str:
+    return f"`{member}` is not allowed here"
 
 
 def _schema_at(schema: Mapping[str, Any], schema_path: list[Any]) -> Mapping[str, Any]:

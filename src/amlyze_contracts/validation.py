@@ -21,6 +21,7 @@ import msgspec
 
 from . import classifiers as classifier_snapshots
 from . import rule_functions
+from .item_columns import Finding, FlatItemSchema, flat_item_schema, schema_findings
 from .jsoninput import locate, may_have_duplicates, read_input
 from .report import InputError, Report, Violation, escape_token
 from .rules import (
@@ -35,6 +36,7 @@ from .rules import (
 from .schema_check import (
     FAST_FORMATS,
     FastType,
+    SchemaError,
     SlowValidator,
     fast_type,
     schema_at_pointer,
@@ -210,43 +212,70 @@ class CompiledOperation:
 
     # -------------------------------------------------------------- slow path
 
+    @functools.cached_property
+    def flat_items(self) -> FlatItemSchema | None:
+        """The batch items' schema in column form, when the items are flat objects."""
+        if self.item_schema is None or self.body is None or self.item_key is None:
+            return None
+        batch = (self.body.schema.get("properties") or {}).get(self.item_key)
+        if not isinstance(batch, Mapping) or batch.get("items") is not self.item_schema:
+            return None
+        return flat_item_schema(self.item_schema)
+
+    @functools.cached_property
+    def root_only(self) -> SlowValidator:
+        """jsonschema-rs for the body with the batch items left out (any item is
+        allowed): the items are diagnosed column by column (item_columns)."""
+        assert self.body is not None and self.item_key is not None
+        schema = dict(self.body.schema)
+        properties = dict(schema["properties"])
+        properties[self.item_key] = {**properties[self.item_key], "items": {}}
+        schema["properties"] = properties
+        return SlowValidator(schema)
+
+    def _batch_items(self, value: Any, as_item: bool) -> list[dict[str, Any]] | None:
+        """The items of a batch body that the column diagnosis can take, or None."""
+        if as_item or not isinstance(value, dict) or self.flat_items is None:
+            return None
+        items = value.get(self.item_key or "")
+        if items.__class__ is not list or not items:
+            return None
+        return items if set(map(type, items)) == {dict} else None
+
     def diagnose(self, value: Any, as_item: bool) -> list[Violation]:
         target = self.item if as_item else self.body
         assert target is not None
-        ruleset = self.ruleset
+        items = self._batch_items(value, as_item)
         out: list[Violation] = []
-        for error in target.slow.iter_errors(value):
-            severity = ruleset.severity(error.rule)
-            if severity == "off":
-                continue
-            parent_schema = target.schema_of(error.parent_pointer)
-            code = ruleset.field_code(
-                parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or ""
+        if items is None:
+            out += self._schema_violations(target, target.slow.iter_errors(value))
+            objects = _walk_objects(value, target.schema, "")
+        else:
+            assert self.flat_items is not None and self.item_key is not None
+            out += self._schema_violations(target, self.root_only.iter_errors(value))
+            out += self._item_violations(
+                schema_findings(items, self.flat_items),
+                f"/{escape_token(self.item_key)}/",
+                self.item_schema.get(SCHEMA_NAME) if self.item_schema else None,
             )
-            out.append(Violation(error.rule, severity, error.pointer, error.message, code))
-        for pointer, obj, obj_schema in _walk_objects(value, target.schema, ""):
-            checker = target.checkers.get(id(obj_schema))
+            # The body's other objects; the items come next, without the walk.
+            objects = _walk_objects({**value, self.item_key: []}, target.schema, "")
+        for pointer, obj, obj_schema in objects:
+            out += self._rule_violations(target, pointer, obj, obj_schema)
+        if items is not None:
+            assert self.item_schema is not None
+            prefix = f"/{escape_token(self.item_key or '')}/"
+            checker = target.checkers.get(id(self.item_schema))
             if checker is not None:
-                for index in checker.diagnose(obj):
-                    rule = checker.rules[index]
-                    out.append(_rule_violation(rule, pointer, obj))
-            if (
-                self.unknown_rule is not None
-                and obj_schema.get("additionalProperties") is not False
-            ):
-                props = obj_schema["properties"]
-                for finding in rule_functions.unknown_members(obj, props, pointer):
-                    name = obj_schema.get(SCHEMA_NAME, "the schema")
-                    message = self.unknown_rule.render(**finding.values, schema=name)
-                    out.append(
-                        Violation(
-                            self.unknown_rule.id,
-                            self.unknown_rule.severity,
-                            finding.pointer,
-                            message,
-                            self.unknown_rule.code,
-                        )
-                    )
+                diagnose = checker.diagnose
+                rules = checker.rules
+                for i, item in enumerate(items):
+                    for index in diagnose(item):
+                        out.append(_rule_violation(rules[index], f"{prefix}{i}", item))
+            if self.unknown_rule is not None and self.flat_items and self.flat_items.additional:
+                known = self.flat_items.known
+                for i in _indexes_not(map(known.issuperset, items)):
+                    out += self._unknown_violations(f"{prefix}{i}", items[i], self.item_schema)
         if (
             not as_item
             and self.item_key
@@ -267,6 +296,73 @@ class CompiledOperation:
         # A specific rule about a member (e.g. balanceAt renamed) beats "unknown member".
         specific = {v.pointer for v in out if v.rule != "common.unknown-field"}
         return [v for v in out if v.rule != "common.unknown-field" or v.pointer not in specific]
+
+    def _schema_violations(self, target: _Target, errors: Iterable[SchemaError]) -> list[Violation]:
+        ruleset = self.ruleset
+        out: list[Violation] = []
+        for error in errors:
+            severity = ruleset.severity(error.rule)
+            if severity == "off":
+                continue
+            parent_schema = target.schema_of(error.parent_pointer)
+            code = ruleset.field_code(
+                parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or ""
+            )
+            out.append(Violation(error.rule, severity, error.pointer, error.message, code))
+        return out
+
+    def _item_violations(
+        self, findings: list[Finding], prefix: str, schema_name: str | None
+    ) -> list[Violation]:
+        """Violations of the column diagnosis' findings (item index, rule, member, message)."""
+        ruleset = self.ruleset
+        severities: dict[str, str] = {}
+        codes: dict[str, str | None] = {}
+        out: list[Violation] = []
+        for index, rule, member, message in findings:
+            severity = severities.get(rule)
+            if severity is None:
+                severity = severities[rule] = ruleset.severity(rule)
+            if severity == "off":
+                continue
+            if member not in codes:
+                codes[member] = ruleset.field_code(schema_name, member)
+            pointer = f"{prefix}{index}/{escape_token(member)}"
+            out.append(Violation(rule, severity, pointer, message, codes[member]))
+        return out
+
+    def _rule_violations(
+        self, target: _Target, pointer: str, obj: dict[str, Any], obj_schema: Mapping[str, Any]
+    ) -> list[Violation]:
+        out: list[Violation] = []
+        checker = target.checkers.get(id(obj_schema))
+        if checker is not None:
+            for index in checker.diagnose(obj):
+                out.append(_rule_violation(checker.rules[index], pointer, obj))
+        if self.unknown_rule is not None and obj_schema.get("additionalProperties") is not False:
+            out += self._unknown_violations(pointer, obj, obj_schema)
+        return out
+
+    def _unknown_violations(
+        self, pointer: str, obj: dict[str, Any], obj_schema: Mapping[str, Any]
+    ) -> list[Violation]:
+        rule = self.unknown_rule
+        assert rule is not None
+        name = obj_schema.get(SCHEMA_NAME, "the schema")
+        return [
+            Violation(
+                rule.id,
+                rule.severity,
+                finding.pointer,
+                rule.render(**finding.values, schema=name),
+                rule.code,
+            )
+            for finding in rule_functions.unknown_members(obj, obj_schema["properties"], pointer)
+        ]
+
+
+def _indexes_not(flags: Iterable[bool]) -> list[int]:
+    return [i for i, flag in enumerate(flags) if not flag]
 
 
 def _rule_violation(rule: Rule, pointer: str, obj: Mapping[str, Any]) -> Violation:
