@@ -216,10 +216,10 @@ def _member_findings(
     lengths = list(map(len, strings))
     high, low = member.max_length, member.min_length
     if high is not None and max(lengths) > high:
-        for i in _indexes(column, lambda v: v.__class__ is str and len(v) > high):  # type: ignore[operator]
+        for i in _indexes(column, lambda v: v.__class__ is str and len(v) > high):
             out.append((i, "schema.maxLength", name, max_length_message(where, column[i], high)))
     if low is not None and min(lengths) < low:
-        for i in _indexes(column, lambda v: v.__class__ is str and len(v) < low):  # type: ignore[operator]
+        for i in _indexes(column, lambda v: v.__class__ is str and len(v) < low):
             out.append((i, "schema.minLength", name, min_length_message(where, column[i], low)))
     if member.date_time and not all_date_times(strings):
         bad_dates = {v for v in set(strings) if not is_date_time(v)}

@@ -118,7 +118,7 @@ class CompiledOperation:
         self.sets = sets_with_classifiers(ruleset, snapshot)
         batch = op.batch_item
         self.item_key = batch[0] if batch else None
-        self.item_schema = batch[1] if batch else None
+        self.item_schema: Mapping[str, Any] | None = batch[1] if batch else None
         schema = op.request_schema
         self.body = self._target(schema) if schema else None
         fn = ruleset.functional
@@ -215,12 +215,13 @@ class CompiledOperation:
     @functools.cached_property
     def flat_items(self) -> FlatItemSchema | None:
         """The batch items' schema in column form, when the items are flat objects."""
-        if self.item_schema is None or self.body is None or self.item_key is None:
+        item_schema = self.item_schema
+        if item_schema is None or self.body is None or self.item_key is None:
             return None
         batch = (self.body.schema.get("properties") or {}).get(self.item_key)
-        if not isinstance(batch, Mapping) or batch.get("items") is not self.item_schema:
+        if not isinstance(batch, Mapping) or batch.get("items") is not item_schema:
             return None
-        return flat_item_schema(self.item_schema)
+        return flat_item_schema(item_schema)
 
     @functools.cached_property
     def root_only(self) -> SlowValidator:
