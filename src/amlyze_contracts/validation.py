@@ -219,7 +219,7 @@ class CompiledOperation:
         if item_schema is None or self.body is None or self.item_key is None:
             return None
         batch = (self.body.schema.get("properties") or {}).get(self.item_key)
-        if not isinstance(batch, Mapping) or batch.get("items") is not item_schema:
+        if not isinstance(batch, Mapping) or id(batch.get("items")) != id(item_schema):
             return None
         return flat_item_schema(item_schema)
 
