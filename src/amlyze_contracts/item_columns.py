@@ -17,14 +17,16 @@ jsonschema-rs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import compress
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import Any
 
 import msgspec
 
 from .formats import all_date_times, is_date_time
+from .rules import MISSING
 from .schema_check import (
     additional_message,
     enum_message,
@@ -35,7 +37,7 @@ from .schema_check import (
     type_message,
 )
 
-_MISSING: Any = msgspec.UNSET  # a member absent from an item (None is JSON null)
+_MISSING: Any = MISSING  # a member absent from an item (None is JSON null)
 _PYTHON_TYPES: dict[str, frozenset[type]] = {
     "string": frozenset({str}),
     "integer": frozenset({int}),
@@ -72,6 +74,7 @@ class FlatItemSchema(msgspec.Struct, frozen=True):
     known: frozenset[str]
     additional: bool  # members outside ``properties`` allowed (additionalProperties)
     members: tuple[MemberColumn, ...]
+    required: frozenset[str]
 
 
 def _member(name: str, schema: Any, required: bool) -> MemberColumn | None:
@@ -135,24 +138,59 @@ def flat_item_schema(schema: Mapping[str, Any]) -> FlatItemSchema | None:
         if member is None:
             return None
         members.append(member)
-    return FlatItemSchema(props, frozenset(props), additional is not False, tuple(members))
+    return FlatItemSchema(
+        props, frozenset(props), additional is not False, tuple(members), frozenset(required)
+    )
 
 
-def _column(items: Sequence[dict[str, Any]], name: str, required: bool) -> list[Any]:
-    if required:
-        try:  # present in every item, nearly always: one C loop
-            return list(map(itemgetter(name), items))
-        except KeyError:
-            pass
-    return [item.get(name, _MISSING) for item in items]
+class ItemColumns(dict[str, list[Any]]):
+    """The columns of a batch of items (dicts), each read once, on first use; a
+    missing member reads as ``MISSING``."""
+
+    def __init__(self, items: Sequence[dict[str, Any]], required: Collection[str] = ()) -> None:
+        super().__init__()
+        self.objects = items
+        self.required = required
+        self._failing: dict[tuple[str, Any], set[str]] = {}
+
+    def __missing__(self, name: str) -> list[Any]:
+        column: list[Any] | None = None
+        if name in self.required:
+            with contextlib.suppress(KeyError):  # present in every item, nearly always
+                column = list(map(itemgetter(name), self.objects))
+        if column is None:
+            column = [item.get(name, _MISSING) for item in self.objects]
+        self[name] = column
+        return column
+
+    def failing(
+        self,
+        name: str,
+        holds: Callable[[str], Any],
+        holds_all: Callable[[list[str]], bool] | None = None,
+    ) -> set[str]:
+        """The distinct strings of a column that fail a one-value test (a truthy result
+        passes; ``holds_all``, the test's column form, answers first for the common
+        case: none fails)."""
+        key = (name, holds)
+        found = self._failing.get(key)
+        if found is None:
+            column = self[name]
+            try:
+                strings = [v for v in set(column) if v.__class__ is str]
+            except TypeError:  # unhashable values (arrays, objects) too
+                strings = list({v for v in column if v.__class__ is str})
+            if holds_all is not None and holds_all(strings):
+                found = set()
+            else:  # the test mapped from C: no Python loop around it
+                found = set(compress(strings, map(not_, map(holds, strings))))
+            self._failing[key] = found
+        return found
 
 
-def _indexes(column: list[Any], test: Callable[[Any], bool]) -> list[int]:
-    return [i for i, value in enumerate(column) if test(value)]
-
-
-def schema_findings(items: Sequence[dict[str, Any]], flat: FlatItemSchema) -> list[Finding]:
+def schema_findings(cols: ItemColumns, flat: FlatItemSchema) -> list[Finding]:
     """Every schema error of every item (all dicts), as jsonschema-rs would report it."""
+    items = cols.objects
     out: list[Finding] = []
     if not flat.additional and not all(map(flat.known.issuperset, items)):
         for i, item in enumerate(items):
@@ -160,69 +198,89 @@ def schema_findings(items: Sequence[dict[str, Any]], flat: FlatItemSchema) -> li
             if extra is not None:
                 out.append((i, "schema.additional", extra, additional_message(extra)))
     for member in flat.members:
-        out.extend(_member_findings(items, member, flat.properties))
+        out.extend(_member_findings(cols, member, flat.properties))
     return out
 
 
 def _member_findings(
-    items: Sequence[dict[str, Any]], member: MemberColumn, properties: Mapping[str, Any]
+    cols: ItemColumns, member: MemberColumn, properties: Mapping[str, Any]
 ) -> list[Finding]:
     name = member.name
     where = f"`{name}`"
-    column = _column(items, name, member.required)
+    items = cols.objects
+    column = cols[name]
     out: list[Finding] = []
     types = set(map(type, column))
     missing = _MISSING.__class__ in types
     if missing:
         types.discard(_MISSING.__class__)
         if member.required:
-            for i in _indexes(column, lambda v: v is _MISSING):
-                out.append(
-                    (i, "schema.required", name, required_message(name, items[i], properties))
+            # The message names a likely misspelling among the item's unknown members;
+            # an item without any (nearly all) gets the same message.
+            plain = required_message(name, (), properties)
+            known = properties.keys()
+            for i in [i for i, v in enumerate(column) if v is _MISSING]:
+                item = items[i]
+                message = (
+                    plain if known >= item.keys() else required_message(name, item, properties)
                 )
+                out.append((i, "schema.required", name, message))
     if member.types is not None and not types <= member.types:
-
-        def wrong(value: Any) -> bool:
-            if value is _MISSING or value.__class__ in member.types:  # type: ignore[operator]
-                return False
-            return not (member.integer and value.__class__ is float and value.is_integer())
-
-        for i in _indexes(column, wrong):
-            out.append((i, "schema.type", name, type_message(where, member.type_text, column[i])))
+        allowed, integer = member.types, member.integer
+        for i, value in enumerate(column):
+            if value is _MISSING or value.__class__ in allowed:
+                continue
+            if not (integer and value.__class__ is float and value.is_integer()):
+                out.append((i, "schema.type", name, type_message(where, member.type_text, value)))
     only_strings = types <= {str}
     if member.enum is not None:
+        enum = member.enum
         if only_strings:
-            bad = set(column) - member.enum
+            bad = set(column) - enum
             bad.discard(_MISSING)
-            broken = _indexes(column, bad.__contains__) if bad else []
+            broken = [i for i, v in enumerate(column) if v in bad] if bad else []
         else:
-            enum = member.enum
-            broken = _indexes(
-                column, lambda v: v is not _MISSING and not (v.__class__ is str and v in enum)
-            )
-        for i in broken:
-            out.append(
-                (i, "schema.enum", name, enum_message(where, member.enum_list or [], column[i]))
-            )
+            broken = [
+                i
+                for i, v in enumerate(column)
+                if v is not _MISSING and not (v.__class__ is str and v in enum)
+            ]
+        enum_text = _per_value(lambda v: enum_message(where, member.enum_list or [], v))
+        out += [(i, "schema.enum", name, enum_text(column[i])) for i in broken]
     if str not in types or (
         member.max_length is None and member.min_length is None and not member.date_time
     ):
         return out
-    strings = (
-        column
-        if only_strings and not missing
-        else list(compress(column, (v.__class__ is str for v in column)))
-    )
+    strings = column if only_strings and not missing else [v for v in column if v.__class__ is str]
     lengths = list(map(len, strings))
     high, low = member.max_length, member.min_length
     if high is not None and max(lengths) > high:
-        for i in _indexes(column, lambda v: v.__class__ is str and len(v) > high):
-            out.append((i, "schema.maxLength", name, max_length_message(where, column[i], high)))
+        for i, v in enumerate(column):
+            if v.__class__ is str and len(v) > high:
+                out.append((i, "schema.maxLength", name, max_length_message(where, v, high)))
     if low is not None and min(lengths) < low:
-        for i in _indexes(column, lambda v: v.__class__ is str and len(v) < low):
-            out.append((i, "schema.minLength", name, min_length_message(where, column[i], low)))
-    if member.date_time and not all_date_times(strings):
-        bad_dates = {v for v in set(strings) if not is_date_time(v)}
-        for i in _indexes(column, lambda v: v.__class__ is str and v in bad_dates):
-            out.append((i, "schema.format", name, format_message(where, column[i], "date-time")))
+        for i, v in enumerate(column):
+            if v.__class__ is str and len(v) < low:
+                out.append((i, "schema.minLength", name, min_length_message(where, v, low)))
+    if member.date_time and (bad_dates := cols.failing(name, is_date_time, all_date_times)):
+        format_text = _per_value(lambda v: format_message(where, v, "date-time"))
+        for i, v in enumerate(column):
+            if v.__class__ is str and v in bad_dates:
+                out.append((i, "schema.format", name, format_text(v)))
     return out
+
+
+def _per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``render``, once per distinct (hashable) value: wrong values repeat in a batch."""
+    cache: dict[Any, str] = {}
+
+    def message(value: Any) -> str:
+        try:
+            found = cache.get(value)
+        except TypeError:  # unhashable
+            return render(value)
+        if found is None:
+            found = cache[value] = render(value)
+        return found
+
+    return message

@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate, count
+from operator import add
 from typing import Any
 
 import msgspec
@@ -61,6 +64,8 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
 
 def line_cols(text: str, offsets: Iterable[int]) -> dict[int, tuple[int, int]]:
     """:func:`line_col` for many offsets in one left-to-right pass (linear, not quadratic)."""
+    if "\n" not in text:  # one line (compact JSON): the column is the offset
+        return {offset: (1, offset + 1) for offset in offsets}
     out: dict[int, tuple[int, int]] = {}
     line, line_start, previous = 1, 0, 0
     for offset in sorted(set(offsets)):
@@ -346,43 +351,99 @@ def locate(
 
 
 def _locate_in_flat_batch(text: str, value: Any, pointers: list[str]) -> dict[str, int]:
-    """Offsets for ``/<key>/<index>[/<member>]`` in ``{"<key>": [flat objects], ...}``.
-
-    When the text has no backslash, one ``[`` and exactly one ``{`` and ``}`` per
-    object, no string holds a bracket, a brace or an escaped quote: item ``i`` spans
-    from the ``i+2``-th ``{`` to the next ``}``, and a member is its ``"name":`` there.
-    """
-    if not isinstance(value, dict) or "\\" in text or text.count("[") != 1:
+    """Offsets for ``/<key>/<index>[/<member>]`` in a flat batch (:class:`FlatBatchText`)."""
+    batch = FlatBatchText.of(text, value)
+    if batch is None:
         return {}
-    lists = [key for key, member in value.items() if isinstance(member, list)]
-    if len(lists) != 1:
-        return {}
-    items = value[lists[0]]
-    objects = 1 + len(items)
-    if text.count("{") != objects or text.count("}") != objects or text.count("]") != 1:
-        return {}
-    # Every item is then an object without nested objects or arrays.
-    prefix = f"/{escape_token(lists[0])}/"
-    wanted: dict[int, list[tuple[str, str | None]]] = {}
+    prefix = f"/{escape_token(batch.key)}/"
+    cut = len(prefix)
+    found: dict[str, int] = {}
     for pointer in pointers:
         if not pointer.startswith(prefix):
             continue
-        number, _, rest = pointer[len(prefix) :].partition("/")
-        if number.isascii() and number.isdigit() and int(number) < len(items) and "/" not in rest:
-            token = split_pointer("/" + rest)[0] if rest else None
-            wanted.setdefault(int(number), []).append((pointer, token))
-    found: dict[str, int] = {}
-    start = text.find("{")
-    seen = 0  # items passed so far
-    for index in sorted(wanted):
-        while seen <= index:
-            start = text.find("{", start + 1)
-            seen += 1
-        end = text.find("}", start)
-        for pointer, member in wanted[index]:
-            match = _key_pattern(member).search(text, start, end) if member else None
-            found[pointer] = match.end() if match else start  # missing: the item
+        number, slash, member = pointer[cut:].partition("/")
+        if not (number.isascii() and number.isdigit()) or "/" in member:
+            continue
+        index = int(number)
+        if index < batch.count:
+            found[pointer] = batch.member(index, member) if slash else batch.item(index)
     return found
+
+
+class FlatBatchText:
+    """Offsets in the text of ``{"<key>": [flat objects], ...}``, without a parser.
+
+    When the text has no backslash and exactly one ``{`` and ``}`` per object, no
+    string holds a brace or an escaped quote and no item holds an object (arrays are
+    fine: they hold no brace): item ``i`` spans from the ``i+2``-th ``{`` to the next
+    ``}``, and a member is its ``"name":`` there. Offsets of every ``{`` come from one
+    split of the text (in C).
+    """
+
+    def __init__(self, text: str, key: str, count: int, braces: list[int]) -> None:
+        self.text = text
+        self.key = key
+        self.count = count
+        self.braces = braces
+        self.one_line = "\n" not in text
+        self.keys: dict[str, str] = {}
+        self._newlines: list[int] | None = None
+
+    @classmethod
+    def of(cls, text: str, value: Any) -> FlatBatchText | None:
+        if not isinstance(value, dict) or "\\" in text:
+            return None
+        lists = [key for key, member in value.items() if isinstance(member, list)]
+        if len(lists) != 1:
+            return None
+        objects = 1 + len(value[lists[0]])
+        pieces = text.split("{")
+        if len(pieces) != objects + 1 or text.count("}") != objects:
+            return None
+        braces = list(map(add, accumulate(map(len, pieces)), count()))
+        return cls(text, lists[0], objects - 1, braces)
+
+    def item(self, index: int) -> int:
+        return self.braces[index + 1]
+
+    def member(self, index: int, token: str) -> int:
+        """The offset of a member's value (``token`` as in a pointer); of the item when
+        the member is missing."""
+        text = self.text
+        start = self.braces[index + 1]
+        key = self.keys.get(token)
+        if key is None:
+            key = self.keys[token] = _json_key(token)
+        end = text.find("}", start)
+        at = text.find(key, start, end)
+        if at < 0:
+            return start  # a missing member: the item
+        after = at + len(key)
+        # Compact JSON: the value follows the colon; anything else by the pattern.
+        if text[after] == ":" and text[after + 1] not in _JSON_WS:
+            return after + 1
+        match = _key_pattern(split_pointer("/" + token)[0]).search(text, start, end)
+        return match.end() if match else start
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        if self.one_line:
+            return 1, offset + 1
+        if self._newlines is None:
+            pieces = self.text.split("\n")
+            self._newlines = list(map(add, accumulate(map(len, pieces)), count()))[:-1]
+        line = bisect_right(self._newlines, offset - 1)
+        start = self._newlines[line - 1] + 1 if line else 0
+        return line + 1, offset - start + 1
+
+
+_JSON_WS = " \t\n\r"
+
+
+def _json_key(token: str) -> str:
+    """A pointer token's member name as JSON spells it, quotes included."""
+    import json
+
+    return json.dumps(split_pointer("/" + token)[0], ensure_ascii=False)
 
 
 def _locate_by_walk(text: str, wanted: list[str]) -> dict[str, int]:

@@ -107,6 +107,10 @@ def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]
 
 @batch_rule("communication_number_unique", fast_ok=_numbers_unique)
 def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
+    numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
+    strings = [n for n in numbers if n.__class__ is str]
+    if len(set(strings)) == len(strings):  # no repeat: the common case, in C
+        return
     first_seen: dict[str, int] = {}
     for index, item in enumerate(items):
         number = item.get("communicationNumber") if isinstance(item, dict) else None

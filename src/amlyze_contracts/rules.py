@@ -443,9 +443,7 @@ def _condition_expr(
             member = "(" + " or ".join(f"({_equals_expr(v, x, gen)})" for x in values) + ")"
         return f"({v} is not {miss} and not {member})" if op == "not-in" else member
     if op == "matches":
-        pattern = re.compile(arg)
-        method = "match" if arg.startswith("^") else "search"
-        return f"({v}.__class__ is str and {gen.const(getattr(pattern, method))}({v}) is not None)"
+        return f"({v}.__class__ is str and {gen.const(pattern_test(arg))}({v}) is not None)"
     if op == "type":
         return f"({v} is not {miss} and {_TYPE_EXPR[arg].format(v=v)})"
     if op == "check":
@@ -457,6 +455,12 @@ def _condition_expr(
     raise AssertionError(op)  # pragma: no cover - parse rejects unknown ops
 
 
+def pattern_test(pattern: str) -> Callable[[str], Any]:
+    """The test of ``matches: <pattern>`` (a match object or None)."""
+    compiled = re.compile(pattern)
+    return compiled.match if pattern.startswith("^") else compiled.search
+
+
 class ObjectChecker(msgspec.Struct, frozen=True):
     """The compiled declarative rules for one schema."""
 
@@ -464,6 +468,8 @@ class ObjectChecker(msgspec.Struct, frozen=True):
     # Fast path: a list of Structs -> every deferred format valid and every rule kept.
     check_many: Callable[[Sequence[Any]], bool]
     diagnose: Callable[[Mapping[str, Any]], list[int]]  # slow path: indexes of broken rules
+    # Slow path, a batch: its columns (item_columns.ItemColumns) -> (item, rule) pairs.
+    diagnose_many: Callable[[Any], list[tuple[int, int]]]
     source: str
 
 
@@ -566,6 +572,7 @@ def compile_checker(
     asserted = dict(formats or {})
     attrs = dict(attr_names or {})
     lines = _object_function("diagnose", rules, "_MISSING", gen, sets, {}, None)
+    lines += _many_function(rules, gen, sets)
     # Rules of cheap conditions run in one loop over the items (a tenth of a
     # microsecond per item); the others are proven column-wise (column_rules).
     is_cheap = [all(_is_cheap(c, asserted) for c in rule.conditions) for rule in rules]
@@ -597,6 +604,7 @@ def compile_checker(
             rules=resolved,
         ),
         gen.ns["diagnose"],
+        gen.ns["diagnose_many"],
         source,
     )
 
@@ -642,6 +650,54 @@ def _object_function(
         )
     lines += ["    return out" if attrs is None else "    return True", ""]
     return lines
+
+
+def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> list[str]:
+    """Source of ``diagnose_many(cols) -> [(item, rule index)]`` over a batch's columns.
+
+    One loop over the rows; a one-member test that costs a call per value (``check``,
+    ``matches``) becomes a lookup in the set of that column's failing values, which
+    the columns compute once (:meth:`item_columns.ItemColumns.failing`)."""
+    names: list[str] = []
+    for rule in rules:
+        names.extend(f for f in rule.fields if f not in names)
+    if not names:  # no rule reads a member (none at all, in practice)
+        return ["def diagnose_many(cols):", "    return []", ""]
+    var = {member: f"v{i}" for i, member in enumerate(names)}
+    failing: dict[tuple[str, str, str], str] = {}
+    header: list[str] = []
+
+    def condition(cond: Condition) -> str:
+        if cond.op not in ("check", "matches"):
+            return _condition_expr(cond, var, "_MISSING", gen, sets, {})
+        key = (cond.op, cond.field, str(cond.arg))
+        if key not in failing:
+            failing[key] = name = f"_f{len(failing)}"
+            if cond.op == "check":
+                one, column = gen.const(CHECKS[cond.arg]), gen.const(ALL_CHECKS.get(cond.arg))
+            else:
+                one, column = gen.const(pattern_test(cond.arg)), "None"
+            header.append(f"    {name} = cols.failing({cond.field!r}, {one}, {column})")
+        v = var[cond.field]
+        return f"({v}.__class__ is str and {v} not in {failing[key]})"
+
+    body = []
+    for index, rule in enumerate(rules):
+        body.append(f"        if {_broken_expr(rule, condition)}:  # {rule.id}")
+        body.append(f"            append((i, {index}))")
+    columns = ", ".join(f"cols[{m!r}]" for m in names)
+    row = ", ".join(var.values())
+    loop = f"    for i, ({row},) in enumerate(zip({columns})):"
+    return [
+        "def diagnose_many(cols):",
+        *header,
+        "    out = []",
+        "    append = out.append",
+        loop,
+        *body,
+        "    return out",
+        "",
+    ]
 
 
 def _broken_expr(rule: Rule, condition: Callable[[Condition], str]) -> str:

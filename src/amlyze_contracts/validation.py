@@ -9,6 +9,7 @@ valid body never pays for diagnostics.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -21,8 +22,13 @@ import msgspec
 
 from . import classifiers as classifier_snapshots
 from . import rule_functions
-from .item_columns import Finding, FlatItemSchema, flat_item_schema, schema_findings
-from .jsoninput import locate, may_have_duplicates, read_input
+from .item_columns import (
+    FlatItemSchema,
+    ItemColumns,
+    flat_item_schema,
+    schema_findings,
+)
+from .jsoninput import FlatBatchText, locate, may_have_duplicates, read_input
 from .report import InputError, Report, Violation, escape_token
 from .rules import (
     ObjectChecker,
@@ -243,7 +249,9 @@ class CompiledOperation:
             return None
         return items if set(map(type, items)) == {dict} else None
 
-    def diagnose(self, value: Any, as_item: bool) -> list[Violation]:
+    def diagnose(self, value: Any, as_item: bool, text: str | None = None) -> list[Violation]:
+        """Every violation in a parsed body; ``text`` (the body's text) lets batch items'
+        violations carry their line and column at once."""
         target = self.item if as_item else self.body
         assert target is not None
         items = self._batch_items(value, as_item)
@@ -252,31 +260,12 @@ class CompiledOperation:
             out += self._schema_violations(target, target.slow.iter_errors(value))
             objects = _walk_objects(value, target.schema, "")
         else:
-            assert self.flat_items is not None and self.item_key is not None
             out += self._schema_violations(target, self.root_only.iter_errors(value))
-            out += self._item_violations(
-                schema_findings(items, self.flat_items),
-                f"/{escape_token(self.item_key)}/",
-                self.item_schema.get(SCHEMA_NAME) if self.item_schema else None,
-            )
-            # The body's other objects; the items come next, without the walk.
+            out += self._batch_item_violations(target, value, items, text)
+            # The body's other objects (the items are done).
             objects = _walk_objects({**value, self.item_key: []}, target.schema, "")
         for pointer, obj, obj_schema in objects:
             out += self._rule_violations(target, pointer, obj, obj_schema)
-        if items is not None:
-            assert self.item_schema is not None
-            prefix = f"/{escape_token(self.item_key or '')}/"
-            checker = target.checkers.get(id(self.item_schema))
-            if checker is not None:
-                diagnose = checker.diagnose
-                rules = checker.rules
-                for i, item in enumerate(items):
-                    for index in diagnose(item):
-                        out.append(_rule_violation(rules[index], f"{prefix}{i}", item))
-            if self.unknown_rule is not None and self.flat_items and self.flat_items.additional:
-                known = self.flat_items.known
-                for i in _indexes_not(map(known.issuperset, items)):
-                    out += self._unknown_violations(f"{prefix}{i}", items[i], self.item_schema)
         if (
             not as_item
             and self.item_key
@@ -295,8 +284,70 @@ class CompiledOperation:
                         )
                     )
         # A specific rule about a member (e.g. balanceAt renamed) beats "unknown member".
+        if not any(v.rule == "common.unknown-field" for v in out):
+            return out
         specific = {v.pointer for v in out if v.rule != "common.unknown-field"}
         return [v for v in out if v.rule != "common.unknown-field" or v.pointer not in specific]
+
+    def _batch_item_violations(
+        self, target: _Target, value: dict[str, Any], items: list[dict[str, Any]], text: str | None
+    ) -> list[Violation]:
+        """Schema errors and rules of every item of a batch, column by column; with the
+        text, their positions too (found per item, not per pointer)."""
+        flat, item_schema = self.flat_items, self.item_schema
+        assert flat is not None and item_schema is not None
+        ruleset = self.ruleset
+        schema_name = item_schema.get(SCHEMA_NAME)
+        cols = ItemColumns(items, flat.required)
+        # (item, member, rule id, severity, message, vendor code)
+        found: list[tuple[int, str, str, str, str, str | None]] = []
+        severities: dict[str, str] = {}
+        codes: dict[str, str | None] = {}
+        for index, rule_id, member, message in schema_findings(cols, flat):
+            severity = severities.get(rule_id)
+            if severity is None:
+                severity = severities[rule_id] = ruleset.severity(rule_id)
+            if severity == "off":
+                continue
+            if member not in codes:
+                codes[member] = ruleset.field_code(schema_name, member)
+            found.append((index, member, rule_id, severity, message, codes[member]))
+        checker = target.checkers.get(id(item_schema))
+        if checker is not None:
+            rules = checker.rules
+            # The same rule and value read the same (a missing bic, a status): rendered once.
+            messages: dict[tuple[int, Any], str] = {}
+            for index, number in checker.diagnose_many(cols):
+                rule = rules[number]
+                member = rule.target_field or ""
+                got = items[index].get(member)
+                try:
+                    cached = messages.get((number, got))
+                except TypeError:  # unhashable
+                    cached = None
+                if cached is None:
+                    cached = rule.render(field=member, value=got)
+                    with contextlib.suppress(TypeError):
+                        messages[number, got] = cached
+                found.append((index, member, rule.id, rule.severity, cached, rule.code))
+        prefix = f"/{escape_token(self.item_key or '')}/"
+        where = FlatBatchText.of(text, value) if text is not None else None
+        out: list[Violation] = []
+        for index, member, rule_id, severity, message, code in found:
+            token = escape_token(member)
+            pointer = f"{prefix}{index}/{token}"
+            if where is None:
+                out.append(Violation(rule_id, severity, pointer, message, code))
+            elif where.one_line:
+                offset = where.member(index, token)
+                out.append(Violation(rule_id, severity, pointer, message, code, 1, offset + 1))
+            else:
+                line, column = where.line_col(where.member(index, token))
+                out.append(Violation(rule_id, severity, pointer, message, code, line, column))
+        if self.unknown_rule is not None and flat.additional:
+            for i in _indexes_not(map(flat.known.issuperset, items)):
+                out += self._unknown_violations(f"{prefix}{i}", items[i], item_schema)
+        return out
 
     def _schema_violations(self, target: _Target, errors: Iterable[SchemaError]) -> list[Violation]:
         ruleset = self.ruleset
@@ -310,26 +361,6 @@ class CompiledOperation:
                 parent_schema.get(SCHEMA_NAME) if parent_schema else None, error.member or ""
             )
             out.append(Violation(error.rule, severity, error.pointer, error.message, code))
-        return out
-
-    def _item_violations(
-        self, findings: list[Finding], prefix: str, schema_name: str | None
-    ) -> list[Violation]:
-        """Violations of the column diagnosis' findings (item index, rule, member, message)."""
-        ruleset = self.ruleset
-        severities: dict[str, str] = {}
-        codes: dict[str, str | None] = {}
-        out: list[Violation] = []
-        for index, rule, member, message in findings:
-            severity = severities.get(rule)
-            if severity is None:
-                severity = severities[rule] = ruleset.severity(rule)
-            if severity == "off":
-                continue
-            if member not in codes:
-                codes[member] = ruleset.field_code(schema_name, member)
-            pointer = f"{prefix}{index}/{escape_token(member)}"
-            out.append(Violation(rule, severity, pointer, message, codes[member]))
         return out
 
     def _rule_violations(
@@ -623,7 +654,7 @@ def validate_request(
         and not report.violations
     ):
         return report
-    report.extend(comp.diagnose(value, as_item=bool(item)))
+    report.extend(comp.diagnose(value, as_item=bool(item), text=text if positions else None))
     return _positioned(report, text if positions else None, value)
 
 

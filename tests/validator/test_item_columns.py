@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
-from amlyze_contracts.item_columns import flat_item_schema, schema_findings
+from amlyze_contracts.item_columns import ItemColumns, flat_item_schema, schema_findings
 from amlyze_contracts.report import join_pointer
 from amlyze_contracts.schema_check import SlowValidator
 from amlyze_contracts.specs import operation, operation_ids
@@ -78,7 +78,7 @@ def _by_columns(schema: dict[str, Any], items: list[dict[str, Any]]) -> list[tup
     assert flat is not None
     return sorted(
         (join_pointer([i, member]), rule, message)
-        for i, rule, member, message in schema_findings(items, flat)
+        for i, rule, member, message in schema_findings(ItemColumns(items, flat.required), flat)
     )
 
 
