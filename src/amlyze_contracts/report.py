@@ -34,7 +34,7 @@ class InputError(TypeError):
     """The body given to the library is neither text, bytes nor a JSON-like object."""
 
 
-class Violation(msgspec.Struct, frozen=True):
+class Violation(msgspec.Struct, frozen=True, gc=False):  # scalars only: no cycles
     """One broken rule at one place.
 
     ``pointer`` is an RFC 6901 JSON pointer to the offending value; for a missing
