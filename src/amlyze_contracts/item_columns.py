@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from itertools import compress
-from operator import itemgetter, not_
+from itertools import compress, repeat
+from operator import is_not, itemgetter, not_
 from typing import Any
 
 import msgspec
@@ -251,7 +251,12 @@ def _member_findings(
         member.max_length is None and member.min_length is None and not member.date_time
     ):
         return out
-    strings = column if only_strings and not missing else [v for v in column if v.__class__ is str]
+    if not missing:
+        strings = column if only_strings else [v for v in column if v.__class__ is str]
+    elif only_strings:  # strings and gaps: drop the gaps in C
+        strings = list(compress(column, map(is_not, column, repeat(_MISSING))))
+    else:
+        strings = [v for v in column if v.__class__ is str]
     lengths = list(map(len, strings))
     high, low = member.max_length, member.min_length
     if high is not None and max(lengths) > high:

@@ -315,39 +315,40 @@ class CompiledOperation:
             found.append((index, member, rule_id, severity, message, codes[member]))
         checker = target.checkers.get(id(item_schema))
         if checker is not None:
-            rules = checker.rules
-            # The same rule and value read the same (a missing bic, a status): rendered once.
-            messages: dict[tuple[int, Any], str] = {}
-            for index, number in checker.diagnose_many(cols):
-                rule = rules[number]
-                member = rule.target_field or ""
-                got = items[index].get(member)
-                try:
-                    cached = messages.get((number, got))
-                except TypeError:  # unhashable
-                    cached = None
-                if cached is None:
-                    cached = rule.render(field=member, value=got)
-                    with contextlib.suppress(TypeError):
-                        messages[number, got] = cached
-                found.append((index, member, rule.id, rule.severity, cached, rule.code))
-        prefix = f"/{escape_token(self.item_key or '')}/"
-        where = FlatBatchText.of(text, value) if text is not None else None
-        out: list[Violation] = []
-        for index, member, rule_id, severity, message, code in found:
-            token = escape_token(member)
-            pointer = f"{prefix}{index}/{token}"
-            if where is None:
-                out.append(Violation(rule_id, severity, pointer, message, code))
-            elif where.one_line:
-                offset = where.member(index, token)
-                out.append(Violation(rule_id, severity, pointer, message, code, 1, offset + 1))
-            else:
-                line, column = where.line_col(where.member(index, token))
-                out.append(Violation(rule_id, severity, pointer, message, code, line, column))
+            found += _rule_findings(checker, cols)
+        out = self._located(found, value, text)
         if self.unknown_rule is not None and flat.additional:
+            prefix = f"/{escape_token(self.item_key or '')}/"
             for i in _indexes_not(map(flat.known.issuperset, items)):
                 out += self._unknown_violations(f"{prefix}{i}", items[i], item_schema)
+        return out
+
+    def _located(
+        self,
+        found: list[tuple[int, str, str, str, str, str | None]],
+        value: dict[str, Any],
+        text: str | None,
+    ) -> list[Violation]:
+        """Violations of batch items' findings, with line and column when the text
+        is a flat batch (otherwise _positioned finds them by pointer)."""
+        prefix = f"/{escape_token(self.item_key or '')}/"
+        where = FlatBatchText.of(text, value) if text is not None else None
+        tokens: dict[str, str] = {}
+        out: list[Violation] = []
+        append = out.append
+        for index, member, rule_id, severity, message, code in found:
+            token = tokens.get(member)
+            if token is None:
+                token = tokens[member] = escape_token(member)
+            pointer = f"{prefix}{index}/{token}"
+            if where is None:
+                append(Violation(rule_id, severity, pointer, message, code))
+            elif where.one_line:
+                column = where.member(index, token) + 1
+                append(Violation(rule_id, severity, pointer, message, code, 1, column))
+            else:
+                line, column = where.line_col(where.member(index, token))
+                append(Violation(rule_id, severity, pointer, message, code, line, column))
         return out
 
     def _schema_violations(self, target: _Target, errors: Iterable[SchemaError]) -> list[Violation]:
@@ -392,6 +393,31 @@ class CompiledOperation:
             )
             for finding in rule_functions.unknown_members(obj, obj_schema["properties"], pointer)
         ]
+
+
+def _rule_findings(
+    checker: ObjectChecker, cols: ItemColumns
+) -> list[tuple[int, str, str, str, str, str | None]]:
+    """The declarative rules' findings over a batch's columns (as in _batch_item_violations)."""
+    rules = checker.rules
+    items = cols.objects
+    # The same rule and value read the same (a missing bic, a status): rendered once.
+    messages: dict[tuple[int, Any], str] = {}
+    found = []
+    for index, number in checker.diagnose_many(cols):
+        rule = rules[number]
+        member = rule.target_field or ""
+        got = items[index].get(member)
+        try:
+            message = messages.get((number, got))
+        except TypeError:  # unhashable
+            message = None
+        if message is None:
+            message = rule.render(field=member, value=got)
+            with contextlib.suppress(TypeError):
+                messages[number, got] = message
+        found.append((index, member, rule.id, rule.severity, message, rule.code))
+    return found
 
 
 def _indexes_not(flags: Iterable[bool]) -> list[int]:
