@@ -217,6 +217,14 @@ def may_have_duplicates(raw: bytes | str, reencoded: bytes) -> bool:
     duplicate's, so equal counts prove there was none; ``\\u003a`` escapes could
     hide one and send us to the exact scan.
     """
+    # The compact form an encoder writes (machine-made JSON often is): the same text,
+    # so the same keys. Lengths first: a memcmp only when they agree.
+    if len(raw) == len(reencoded) and (
+        raw == reencoded
+        if isinstance(raw, bytes)
+        else raw.isascii() and raw.encode("ascii") == reencoded
+    ):
+        return False
     # The backslash test first: it is a memchr, the escape search is not.
     if isinstance(raw, str):
         return ("\\" in raw and "\\u003" in raw) or raw.count(":") != reencoded.count(b":")
@@ -377,7 +385,7 @@ class FlatBatchText:
     string holds a brace or an escaped quote and no item holds an object (arrays are
     fine: they hold no brace): item ``i`` spans from the ``i+2``-th ``{`` to the next
     ``}``, and a member is its ``"name":`` there. Offsets of every ``{`` come from one
-    split of the text (in C).
+    pass of ``find`` over the text.
     """
 
     def __init__(self, text: str, key: str, count: int, braces: list[int]) -> None:
@@ -396,12 +404,16 @@ class FlatBatchText:
         lists = [key for key, member in value.items() if isinstance(member, list)]
         if len(lists) != 1:
             return None
-        objects = 1 + len(value[lists[0]])
-        pieces = text.split("{")
-        if len(pieces) != objects + 1 or text.count("}") != objects:
+        items = len(value[lists[0]])
+        if text.count("}") != items + 1:
             return None
-        braces = list(map(add, accumulate(map(len, pieces)), count()))
-        return cls(text, lists[0], objects - 1, braces)
+        find = text.find
+        braces = [find("{")]
+        for _ in range(items):
+            braces.append(find("{", braces[-1] + 1))
+        if -1 in braces or find("{", braces[-1] + 1) >= 0:  # not one "{" per object
+            return None
+        return cls(text, lists[0], items, braces)
 
     def item(self, index: int) -> int:
         return self.braces[index + 1]

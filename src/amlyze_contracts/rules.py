@@ -568,7 +568,7 @@ def compile_checker(
     run: by its decoder, or for ``deferred_formats`` by ``check_many`` itself;
     ``required`` names the members the decoder proved present.
     """
-    gen = _Gen(ns={"_UNSET": _unset(), "_MISSING": MISSING})
+    gen = _Gen(ns={"_UNSET": _unset(), "_MISSING": MISSING, "_NOTHING": frozenset()})
     asserted = dict(formats or {})
     attrs = dict(attr_names or {})
     lines = _object_function("diagnose", rules, "_MISSING", gen, sets, {}, None)
@@ -690,7 +690,7 @@ def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> lis
     loop = f"    for i, ({row},) in enumerate(zip({columns})):"
     return [
         "def diagnose_many(cols):",
-        *header,
+        *_ordered_failing_sets(rules, failing, header),
         "    out = []",
         "    append = out.append",
         loop,
@@ -698,6 +698,41 @@ def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> lis
         "    return out",
         "",
     ]
+
+
+def _ordered_failing_sets(
+    rules: list[Rule], failing: Mapping[tuple[str, str, str], str], header: list[str]
+) -> list[str]:
+    """The header's failing-set lines, those a rule needs only when its ``require``
+    may fail computed last and only then.
+
+    Such a set belongs to a ``when`` of rules whose every ``require`` is a set lookup
+    on the same member (``iban-checksum``: when the value looks like an IBAN, it must
+    pass the checksum). Where that member is a string and the ``require`` sets are
+    empty, the rule holds whatever ``when`` says; where it is not a string, ``when``
+    is false anyway. So the set is only computed when one of those sets is not empty.
+    """
+
+    def key(cond: Condition) -> tuple[str, str, str] | None:
+        return (cond.op, cond.field, str(cond.arg)) if cond.op in ("check", "matches") else None
+
+    in_require = {k for rule in rules for c in rule.require if (k := key(c)) is not None}
+    users: dict[tuple[str, str, str], list[Rule]] = {}
+    for rule in rules:
+        for cond in rule.when:
+            if (k := key(cond)) is not None and k not in in_require:
+                users.setdefault(k, []).append(rule)
+    lines = dict(zip(failing, header, strict=True))
+    guarded: list[str] = []
+    for k, found_in in users.items():
+        required = [key(c) for rule in found_in for c in rule.require]
+        if all(rule.require for rule in found_in) and all(
+            r is not None and r[1] == k[1] for r in required
+        ):
+            guard = " or ".join(dict.fromkeys(failing[r] for r in required if r is not None))
+            line = lines.pop(k)
+            guarded.append(f"{line} if ({guard}) else _NOTHING")
+    return [*lines.values(), *guarded]
 
 
 def _broken_expr(rule: Rule, condition: Callable[[Condition], str]) -> str:

@@ -137,3 +137,54 @@ def test_a_whole_body_reads_the_same_by_either_engine() -> None:
     assert by_columns.violations == expected
     assert {"schema.enum", "schema.type", "schema.required", "schema.format",
             "schema.maxLength"} <= by_columns.rules()  # fmt: skip
+
+
+RULE_VALUES: dict[str, list[Any]] = {
+    "isOtherFinInstAccount": [True, False, None, "true", 1],
+    "bic": ["SANDLT22XXX", "BICXX22", "", None, 7, "sandlt22"],
+    "accountStatus": ["ACTIVE", "CLOSED", "SUSPENDED", "OPEN", None],
+    "closingDate": ["2024-01-01T00:00:00Z", "2001-01-01T00:00:00+02:00", "2024-01-01", 5],
+    "openingDate": ["2023-09-05T08:07:34.605Z", "2023-09-05", "2030-01-01T00:00:00Z", None],
+    "suspensionReasons": ["Security breach", "", None],
+    "accountNumber": [
+        account(0)["accountNumber"], "LT000000000000000000", "NOT-AN-IBAN", "", 12, None,
+    ],
+    "currencyCode": ["EUR", "XXX", "eur", None, 978],
+}  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    changes=st.lists(
+        st.dictionaries(
+            st.sampled_from(sorted(RULE_VALUES)),
+            st.sampled_from(range(6)) | st.just(-1),  # -1: remove the member
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_rules_over_columns_find_what_the_one_item_form_finds(
+    changes: list[dict[str, int]],
+) -> None:
+    """diagnose_many (the columns, failing-value sets, sets computed only when needed)
+    against diagnose (one item at a time, each test called per value)."""
+    items = []
+    for i, change in enumerate(changes):
+        item = account(i)
+        for member, choice in change.items():
+            if choice < 0:
+                item.pop(member, None)
+            else:
+                options = RULE_VALUES[member]
+                item[member] = options[choice % len(options)]
+        items.append(item)
+    comp = compiled("batchAccounts")
+    assert comp.item_schema is not None and comp.body is not None
+    checker = comp.body.checkers[id(comp.item_schema)]
+    flat = flat_item_schema(comp.item_schema)
+    assert flat is not None
+    by_columns = sorted(checker.diagnose_many(ItemColumns(items, flat.required)))
+    one_by_one = sorted((i, r) for i, item in enumerate(items) for r in checker.diagnose(item))
+    assert by_columns == one_by_one
