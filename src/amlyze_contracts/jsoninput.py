@@ -421,21 +421,33 @@ class FlatBatchText:
     def member(self, index: int, token: str) -> int:
         """The offset of a member's value (``token`` as in a pointer); of the item when
         the member is missing."""
-        text = self.text
-        start = self.braces[index + 1]
+        return self.members([index], token)[0]
+
+    def members(self, indexes: Iterable[int], token: str) -> list[int]:
+        """:meth:`member` of one member in many items (one loop, no call per item)."""
+        text, braces, find = self.text, self.braces, self.text.find
         key = self.keys.get(token)
         if key is None:
             key = self.keys[token] = _json_key(token)
-        end = text.find("}", start)
-        at = text.find(key, start, end)
-        if at < 0:
-            return start  # a missing member: the item
-        after = at + len(key)
-        # Compact JSON: the value follows the colon; anything else by the pattern.
-        if text[after] == ":" and text[after + 1] not in _JSON_WS:
-            return after + 1
-        match = _key_pattern(split_pointer("/" + token)[0]).search(text, start, end)
-        return match.end() if match else start
+        size, last = len(key), self.count - 1
+        out: list[int] = []
+        append = out.append
+        for index in indexes:
+            start = braces[index + 1]
+            # Up to the next item's "{" (only "}," lies between); the last item to its "}".
+            end = braces[index + 2] if index < last else find("}", start)
+            at = find(key, start, end)
+            if at < 0:
+                append(start)  # a missing member: the item
+                continue
+            after = at + size
+            # Compact JSON: the value follows the colon; anything else by the pattern.
+            if text[after] == ":" and text[after + 1] not in _JSON_WS:
+                append(after + 1)
+            else:
+                match = _key_pattern(split_pointer("/" + token)[0]).search(text, start, end)
+                append(match.end() if match else start)
+        return out
 
     def line_col(self, offset: int) -> tuple[int, int]:
         if self.one_line:

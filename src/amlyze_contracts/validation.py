@@ -294,14 +294,13 @@ class CompiledOperation:
         self, target: _Target, value: dict[str, Any], items: list[dict[str, Any]], text: str | None
     ) -> list[Violation]:
         """Schema errors and rules of every item of a batch, column by column; with the
-        text, their positions too (found per item, not per pointer)."""
+        text, their positions too (found member by member, not pointer by pointer)."""
         flat, item_schema = self.flat_items, self.item_schema
         assert flat is not None and item_schema is not None
         ruleset = self.ruleset
         schema_name = item_schema.get(SCHEMA_NAME)
         cols = ItemColumns(items, flat.required)
-        # (item, member, rule id, severity, message, vendor code)
-        found: list[tuple[int, str, str, str, str, str | None]] = []
+        found: dict[str, list[_ItemFinding]] = {}  # by member
         severities: dict[str, str] = {}
         codes: dict[str, str | None] = {}
         for index, rule_id, member, message in schema_findings(cols, flat):
@@ -312,10 +311,11 @@ class CompiledOperation:
                 continue
             if member not in codes:
                 codes[member] = ruleset.field_code(schema_name, member)
-            found.append((index, member, rule_id, severity, message, codes[member]))
+            found.setdefault(member, []).append((index, rule_id, severity, message, codes[member]))
         checker = target.checkers.get(id(item_schema))
         if checker is not None:
-            found += _rule_findings(checker, cols)
+            for member, findings in _rule_findings(checker, cols).items():
+                found.setdefault(member, []).extend(findings)
         out = self._located(found, value, text)
         if self.unknown_rule is not None and flat.additional:
             prefix = f"/{escape_token(self.item_key or '')}/"
@@ -324,30 +324,30 @@ class CompiledOperation:
         return out
 
     def _located(
-        self,
-        found: list[tuple[int, str, str, str, str, str | None]],
-        value: dict[str, Any],
-        text: str | None,
+        self, found: dict[str, list[_ItemFinding]], value: dict[str, Any], text: str | None
     ) -> list[Violation]:
         """Violations of batch items' findings, with line and column when the text
         is a flat batch (otherwise _positioned finds them by pointer)."""
         prefix = f"/{escape_token(self.item_key or '')}/"
         where = FlatBatchText.of(text, value) if text is not None else None
-        tokens: dict[str, str] = {}
         out: list[Violation] = []
         append = out.append
-        for index, member, rule_id, severity, message, code in found:
-            token = tokens.get(member)
-            if token is None:
-                token = tokens[member] = escape_token(member)
-            pointer = f"{prefix}{index}/{token}"
+        for member, findings in found.items():
+            token = escape_token(member)
             if where is None:
-                append(Violation(rule_id, severity, pointer, message, code))
-            elif where.one_line:
-                column = where.member(index, token) + 1
-                append(Violation(rule_id, severity, pointer, message, code, 1, column))
-            else:
-                line, column = where.line_col(where.member(index, token))
+                for index, rule_id, severity, message, code in findings:
+                    pointer = f"{prefix}{index}/{token}"
+                    append(Violation(rule_id, severity, pointer, message, code))
+                continue
+            offsets = where.members([f[0] for f in findings], token)
+            for (index, rule_id, severity, message, code), offset in zip(
+                findings, offsets, strict=True
+            ):
+                pointer = f"{prefix}{index}/{token}"
+                if where.one_line:
+                    line, column = 1, offset + 1
+                else:
+                    line, column = where.line_col(offset)
                 append(Violation(rule_id, severity, pointer, message, code, line, column))
         return out
 
@@ -395,15 +395,17 @@ class CompiledOperation:
         ]
 
 
-def _rule_findings(
-    checker: ObjectChecker, cols: ItemColumns
-) -> list[tuple[int, str, str, str, str, str | None]]:
-    """The declarative rules' findings over a batch's columns (as in _batch_item_violations)."""
+# One finding about one member of a batch item: (item, rule id, severity, message, code).
+_ItemFinding = tuple[int, str, str, str, str | None]
+
+
+def _rule_findings(checker: ObjectChecker, cols: ItemColumns) -> dict[str, list[_ItemFinding]]:
+    """The declarative rules' findings over a batch's columns, by member."""
     rules = checker.rules
     items = cols.objects
     # The same rule and value read the same (a missing bic, a status): rendered once.
     messages: dict[tuple[int, Any], str] = {}
-    found = []
+    found: dict[str, list[_ItemFinding]] = {}
     for index, number in checker.diagnose_many(cols):
         rule = rules[number]
         member = rule.target_field or ""
@@ -416,7 +418,7 @@ def _rule_findings(
             message = rule.render(field=member, value=got)
             with contextlib.suppress(TypeError):
                 messages[number, got] = message
-        found.append((index, member, rule.id, rule.severity, message, rule.code))
+        found.setdefault(member, []).append((index, rule.id, rule.severity, message, rule.code))
     return found
 
 

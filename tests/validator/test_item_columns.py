@@ -188,3 +188,27 @@ def test_rules_over_columns_find_what_the_one_item_form_finds(
     by_columns = sorted(checker.diagnose_many(ItemColumns(items, flat.required)))
     one_by_one = sorted((i, r) for i, item in enumerate(items) for r in checker.diagnose(item))
     assert by_columns == one_by_one
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_positions_found_per_member_match_the_json_walk(indent: int | None) -> None:
+    """Batch items' violations get line/column from FlatBatchText (member by member);
+    the general walk over the text (no parsed value) must agree with each one."""
+    import json
+
+    from amlyze_contracts.jsoninput import locate
+
+    items: list[Any] = [account(i) for i in range(7)]
+    items[1]["accountStatus"] = "OPEN"
+    del items[2]["requester"]
+    items[3]["isOtherFinInstAccount"] = True
+    del items[3]["bic"]
+    items[4]["note"] = "requester"  # a value spelt like a member name
+    items[4]["openingDate"] = "2023-09-05"
+    items[6]["accountStatus"] = "CLOSED"  # the last item: bounded by its own "}"
+    text = json.dumps({"accounts": items}, indent=indent)
+    report = validate_request("batchAccounts", text)
+    assert len(report.violations) >= 6
+    walked = locate(text, [v.pointer for v in report.violations])
+    for v in report.violations:
+        assert (v.line, v.column) == walked[v.pointer], v
