@@ -166,6 +166,21 @@ def all_date_times(values: list[Any]) -> bool:
     return lines is not None and _DATE_TIME_LINES_RE.fullmatch(lines) is not None
 
 
+# In a joined column: a line that is not a date-time (one scan finds them all).
+_NOT_DATE_TIME_LINE_RE = re.compile(rf"^(?!{_DATE_TIME_BODY}$).*$", re.MULTILINE)
+
+
+def failing_date_times(values: list[Any]) -> set[str] | None:
+    """The values that are not date-times (``is_date_time`` false), from one regex
+    scan over the joined column; None when they are not all one-line strings."""
+    if not values:
+        return set()
+    lines = _lines(values)
+    if lines is None:
+        return None
+    return {m.group() for m in _NOT_DATE_TIME_LINE_RE.finditer(lines, 0, len(lines) - 1)}
+
+
 def parse_date_times(values: list[Any]) -> list[datetime] | None:
     """Every value as an aware datetime when all are RFC 3339 date-times in the forms
     ``fromisoformat`` reads (nearly all: not a leap second, lower-case ``t``/``z`` or
@@ -260,4 +275,8 @@ CHECKS = {
 ALL_CHECKS = {
     "iban": all_ibans,
     "date-time": all_date_times,
+}
+# The failing values of a column at once, where that beats one call per value.
+FAILING = {
+    "date-time": failing_date_times,
 }

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from .formats import all_date_times, is_date_time
+from .formats import all_date_times, failing_date_times, is_date_time
 from .rules import MISSING
 from .schema_check import (
     additional_message,
@@ -159,7 +159,8 @@ class ItemColumns(dict[str, list[Any]]):
             with contextlib.suppress(KeyError):  # present in every item, nearly always
                 column = list(map(itemgetter(name), self.objects))
         if column is None:
-            column = [item.get(name, _MISSING) for item in self.objects]
+            # dict.get mapped from C: no Python frame per item (the items are dicts).
+            column = list(map(dict.get, self.objects, repeat(name), repeat(_MISSING)))
         self[name] = column
         return column
 
@@ -168,10 +169,11 @@ class ItemColumns(dict[str, list[Any]]):
         name: str,
         holds: Callable[[str], Any],
         holds_all: Callable[[list[str]], bool] | None = None,
+        find_failing: Callable[[list[str]], set[str] | None] | None = None,
     ) -> set[str]:
         """The distinct strings of a column that fail a one-value test (a truthy result
-        passes; ``holds_all``, the test's column form, answers first for the common
-        case: none fails)."""
+        passes). The test's column forms answer first where there are any: whether
+        none fails (``holds_all``, the common case), then which fail (``find_failing``)."""
         key = (name, holds)
         found = self._failing.get(key)
         if found is None:
@@ -182,7 +184,8 @@ class ItemColumns(dict[str, list[Any]]):
                 strings = list({v for v in column if v.__class__ is str})
             if holds_all is not None and holds_all(strings):
                 found = set()
-            else:  # the test mapped from C: no Python loop around it
+            elif find_failing is None or (found := find_failing(strings)) is None:
+                # The test mapped from C: no Python loop around it.
                 found = set(compress(strings, map(not_, map(holds, strings))))
             self._failing[key] = found
         return found
@@ -267,7 +270,9 @@ def _member_findings(
         for i, v in enumerate(column):
             if v.__class__ is str and len(v) < low:
                 out.append((i, "schema.minLength", name, min_length_message(where, v, low)))
-    if member.date_time and (bad_dates := cols.failing(name, is_date_time, all_date_times)):
+    if member.date_time and (
+        bad_dates := cols.failing(name, is_date_time, all_date_times, failing_date_times)
+    ):
         format_text = _per_value(lambda v: format_message(where, v, "date-time"))
         for i, v in enumerate(column):
             if v.__class__ is str and v in bad_dates:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from . import column_rules, parse_cache
-from .formats import ALL_CHECKS, CHECKS, not_before, not_before_valid
+from .formats import ALL_CHECKS, CHECKS, FAILING, not_before, not_before_valid
 from .specs import bundled_dir
 
 SEVERITY_CHOICES = ("error", "warning", "off")
@@ -675,9 +675,10 @@ def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> lis
             failing[key] = name = f"_f{len(failing)}"
             if cond.op == "check":
                 one, column = gen.const(CHECKS[cond.arg]), gen.const(ALL_CHECKS.get(cond.arg))
+                which = gen.const(FAILING.get(cond.arg))
             else:
-                one, column = gen.const(pattern_test(cond.arg)), "None"
-            header.append(f"    {name} = cols.failing({cond.field!r}, {one}, {column})")
+                one, column, which = gen.const(pattern_test(cond.arg)), "None", "None"
+            header.append(f"    {name} = cols.failing({cond.field!r}, {one}, {column}, {which})")
         v = var[cond.field]
         return f"({v}.__class__ is str and {v} not in {failing[key]})"
 

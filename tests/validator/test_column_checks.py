@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from amlyze_contracts import validate_request
 from amlyze_contracts.formats import (
     all_date_times,
+    failing_date_times,
     all_ibans,
     is_date_time,
     is_iban,
@@ -72,6 +73,11 @@ def test_date_time_columns_agree_with_is_date_time(
         values[n % len(values)] = mutate(values[n % len(values)], position, char)
     expected = all(map(is_date_time, values))
     assert all_date_times(values) == expected
+    failing = failing_date_times(values)
+    if failing is not None:  # None: a value spans lines; the caller tests one by one
+        assert failing == {v for v in values if not is_date_time(v)}
+    else:
+        assert any("\n" in v for v in values)
     parsed = parse_date_times(values)
     if parsed is not None:  # only ever a proof of validity, with the instants
         assert expected
@@ -83,6 +89,7 @@ def test_column_checks_take_any_json_value(values: list[object]) -> None:
     assert all_ibans(values) is False
     assert all_date_times(values) is False
     assert parse_date_times(values) is None
+    assert failing_date_times(values) is None
 
 
 @pytest.mark.parametrize(
