@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from amlyze_contracts import validate_request
 from amlyze_contracts.formats import (
     all_date_times,
-    failing_date_times,
     all_ibans,
+    failing_date_times,
     is_date_time,
     is_iban,
     parse_date_times,
