@@ -4,7 +4,9 @@ Every contender runs on the same bytes, interleaved round by round, so machine n
 hits all of them alike; the table reports the best and the median of each and its
 ratio to ``orjson.loads`` (the JSON-parse floor).
 
-    python -m bench.validate_throughput [--items 10000] [--rounds 15]
+    python -m bench.validate_throughput [--items 10000] [--rounds 15] [--stages]
+
+``--stages`` instead times the stages of validating the every-item-broken body.
 """
 
 from __future__ import annotations
@@ -146,14 +148,70 @@ def measure(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[fl
     return times
 
 
+STAGES = [  # (module, attribute) of the slow path's stages, outermost last
+    ("amlyze_contracts.validation", "read_input"),
+    ("amlyze_contracts.validation", "schema_findings"),
+    ("amlyze_contracts.validation", "_rule_findings"),
+    ("amlyze_contracts.validation", "CompiledOperation._located"),
+    ("amlyze_contracts.validation", "CompiledOperation._batch_item_violations"),
+    ("amlyze_contracts.validation", "_positioned"),
+]
+
+
+def stages(broken: bytes, rounds: int) -> None:
+    """Time each stage of validating ``broken`` (wrapped with perf_counter), as parts
+    of orjson.loads on the same bytes, timed in the same rounds."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+
+        return wrapper
+
+    for module_name, attribute in STAGES:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, timed(attribute, getattr(owner, name)))
+    validate_request(OP, broken)  # warm-up
+    spent.clear()
+    floor = total = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        orjson.loads(broken)
+        floor += time.perf_counter() - start
+        start = time.perf_counter()
+        validate_request(OP, broken)
+        total += time.perf_counter() - start
+    print("| stage | ms per call | x orjson.loads |\n|---|---:|---:|")
+    print(f"| orjson.loads | {floor / rounds * 1e3:.1f} | 1.00 |")
+    for name, seconds in spent.items():
+        print(f"| {name} | {seconds / rounds * 1e3:.1f} | {seconds / floor:.2f} |")
+    print(f"| validate_request (total) | {total / rounds * 1e3:.1f} | {total / floor:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--stages", action="store_true", help="time the broken body's stages")
     args = parser.parse_args(argv)
     items = make_items(args.items)
     valid = orjson.dumps({"accounts": items})
     broken = orjson.dumps({"accounts": break_every_item(items)})
+    if args.stages:
+        stages(broken, args.rounds)
+        return 0
     times = measure(contenders(valid, broken), args.rounds)
     floor_times = times["orjson.loads (parse floor)"]
     floor = min(floor_times)
