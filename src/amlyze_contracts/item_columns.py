@@ -28,6 +28,8 @@ import msgspec
 from .formats import all_date_times, failing_date_times, is_date_time
 from .rules import MISSING
 from .schema_check import (
+    ANNOTATIONS,
+    NUMBER_FORMATS,
     additional_message,
     enum_message,
     format_message,
@@ -45,11 +47,6 @@ _PYTHON_TYPES: dict[str, frozenset[type]] = {
     "boolean": frozenset({bool}),
     "null": frozenset({type(None)}),
 }
-_ANNOTATIONS = {
-    "description", "title", "example", "examples", "default", "readOnly", "writeOnly",
-    "deprecated",
-}  # fmt: skip
-_NUMBER_FORMATS = {"int32", "int64", "float", "double"}  # no assertion (as in schema_check)
 # What one item's finding is: (item index, rule id, member, message).
 Finding = tuple[int, str, str, str]
 
@@ -81,7 +78,7 @@ def _member(name: str, schema: Any, required: bool) -> MemberColumn | None:
     if not isinstance(schema, Mapping):
         return None
     for key in schema:
-        if key not in _ANNOTATIONS and not key.startswith("x-") and key not in (
+        if key not in ANNOTATIONS and not key.startswith("x-") and key not in (
             "type", "enum", "maxLength", "minLength", "format",
         ):  # fmt: skip
             return None
@@ -98,7 +95,7 @@ def _member(name: str, schema: Any, required: bool) -> MemberColumn | None:
     fmt = schema.get("format")
     if fmt is not None and not (
         (fmt == "date-time" and names and set(names) <= {"string", "null"})
-        or (fmt in _NUMBER_FORMATS and names and set(names) <= {"integer", "number", "null"})
+        or (fmt in NUMBER_FORMATS and names and set(names) <= {"integer", "number", "null"})
     ):
         return None
     lengths = [schema.get("maxLength"), schema.get("minLength")]
@@ -124,7 +121,7 @@ def flat_item_schema(schema: Mapping[str, Any]) -> FlatItemSchema | None:
     if schema.get("type", "object") != "object" or not isinstance(props, Mapping):
         return None
     for key in schema:
-        if key not in _ANNOTATIONS and not key.startswith("x-") and key not in (
+        if key not in ANNOTATIONS and not key.startswith("x-") and key not in (
             "type", "properties", "required", "additionalProperties",
         ):  # fmt: skip
             return None

@@ -24,12 +24,15 @@ from .specs import SCHEMA_NAME
 
 # Formats we can assert identically on both paths; any other format disables the fast path.
 FAST_FORMATS = {"date-time": DATE_TIME_PATTERN}
-_NOOP_FORMATS = {"int32", "int64", "float", "double"}  # OpenAPI annotations on numbers
+NUMBER_FORMATS = {"int32", "int64", "float", "double"}  # OpenAPI annotations on numbers
+# Keywords that assert nothing (both engines of the slow path and the fast path skip them).
+ANNOTATIONS = {
+    "description", "title", "example", "examples", "default", "readOnly", "writeOnly",
+    "deprecated", SCHEMA_NAME,
+}  # fmt: skip
 _SUPPORTED = {
     "type", "properties", "required", "items", "enum", "maxLength", "minLength",
-    "minItems", "maxItems", "format", "description", "title", "example", "examples",
-    "default", "additionalProperties", "readOnly", "writeOnly", "deprecated",
-    SCHEMA_NAME,
+    "minItems", "maxItems", "format", "additionalProperties", *ANNOTATIONS,
 }  # fmt: skip
 
 
@@ -94,12 +97,12 @@ class _StructBuilder:
             return _annotate(str, schema)
         if types == "integer":
             fmt = schema.get("format")
-            if fmt is not None and fmt not in _NOOP_FORMATS:
+            if fmt is not None and fmt not in NUMBER_FORMATS:
                 raise _Unsupported(f"format {fmt}")
             return int
         if types == "number":
             fmt = schema.get("format")
-            if fmt is not None and fmt not in _NOOP_FORMATS:
+            if fmt is not None and fmt not in NUMBER_FORMATS:
                 raise _Unsupported(f"format {fmt}")
             return float
         if types == "boolean":
