@@ -245,7 +245,7 @@ def _member_findings(
                 for i, v in enumerate(column)
                 if v is not _MISSING and not (v.__class__ is str and v in enum)
             ]
-        enum_text = _per_value(lambda v: enum_message(where, member.enum_list or [], v))
+        enum_text = per_value(lambda v: enum_message(where, member.enum_list or [], v))
         out += [(i, "schema.enum", name, enum_text(column[i])) for i in broken]
     if str not in types or (
         member.max_length is None and member.min_length is None and not member.date_time
@@ -270,14 +270,14 @@ def _member_findings(
     if member.date_time and (
         bad_dates := cols.failing(name, is_date_time, all_date_times, failing_date_times)
     ):
-        format_text = _per_value(lambda v: format_message(where, v, "date-time"))
+        format_text = per_value(lambda v: format_message(where, v, "date-time"))
         for i, v in enumerate(column):
             if v.__class__ is str and v in bad_dates:
                 out.append((i, "schema.format", name, format_text(v)))
     return out
 
 
-def _per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
+def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
     """``render``, once per distinct (hashable) value: wrong values repeat in a batch."""
     cache: dict[Any, str] = {}
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from bisect import bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, count
-from operator import add
 from typing import Any
 
 import msgspec
@@ -393,9 +390,7 @@ class FlatBatchText:
         self.key = key
         self.count = count
         self.braces = braces
-        self.one_line = "\n" not in text
         self.keys: dict[str, str] = {}
-        self._newlines: list[int] | None = None
 
     @classmethod
     def of(cls, text: str, value: Any) -> FlatBatchText | None:
@@ -448,16 +443,6 @@ class FlatBatchText:
                 match = _key_pattern(split_pointer("/" + token)[0]).search(text, start, end)
                 append(match.end() if match else start)
         return out
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        if self.one_line:
-            return 1, offset + 1
-        if self._newlines is None:
-            pieces = self.text.split("\n")
-            self._newlines = list(map(add, accumulate(map(len, pieces)), count()))[:-1]
-        line = bisect_right(self._newlines, offset - 1)
-        start = self._newlines[line - 1] + 1 if line else 0
-        return line + 1, offset - start + 1
 
 
 _JSON_WS = " \t\n\r"

@@ -668,9 +668,9 @@ def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> lis
     header: list[str] = []
 
     def condition(cond: Condition) -> str:
-        if cond.op not in ("check", "matches"):
+        key = _failing_key(cond)
+        if key is None:
             return _condition_expr(cond, var, "_MISSING", gen, sets, {})
-        key = (cond.op, cond.field, str(cond.arg))
         if key not in failing:
             failing[key] = name = f"_f{len(failing)}"
             if cond.op == "check":
@@ -701,6 +701,12 @@ def _many_function(rules: list[Rule], gen: _Gen, sets: Mapping[str, Any]) -> lis
     ]
 
 
+def _failing_key(cond: Condition) -> tuple[str, str, str] | None:
+    """The failing-value set a condition becomes in ``diagnose_many`` (None: it stays
+    an expression)."""
+    return (cond.op, cond.field, str(cond.arg)) if cond.op in ("check", "matches") else None
+
+
 def _ordered_failing_sets(
     rules: list[Rule], failing: Mapping[tuple[str, str, str], str], header: list[str]
 ) -> list[str]:
@@ -714,19 +720,16 @@ def _ordered_failing_sets(
     is false anyway. So the set is only computed when one of those sets is not empty.
     """
 
-    def key(cond: Condition) -> tuple[str, str, str] | None:
-        return (cond.op, cond.field, str(cond.arg)) if cond.op in ("check", "matches") else None
-
-    in_require = {k for rule in rules for c in rule.require if (k := key(c)) is not None}
+    in_require = {k for rule in rules for c in rule.require if (k := _failing_key(c)) is not None}
     users: dict[tuple[str, str, str], list[Rule]] = {}
     for rule in rules:
         for cond in rule.when:
-            if (k := key(cond)) is not None and k not in in_require:
+            if (k := _failing_key(cond)) is not None and k not in in_require:
                 users.setdefault(k, []).append(rule)
     lines = dict(zip(failing, header, strict=True))
     guarded: list[str] = []
     for k, found_in in users.items():
-        required = [key(c) for rule in found_in for c in rule.require]
+        required = [_failing_key(c) for rule in found_in for c in rule.require]
         if all(rule.require for rule in found_in) and all(
             r is not None and r[1] == k[1] for r in required
         ):

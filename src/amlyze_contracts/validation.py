@@ -27,9 +27,10 @@ from .item_columns import (
     FlatItemSchema,
     ItemColumns,
     flat_item_schema,
+    per_value,
     schema_findings,
 )
-from .jsoninput import FlatBatchText, locate, may_have_duplicates, read_input
+from .jsoninput import FlatBatchText, line_cols, locate, may_have_duplicates, read_input
 from .report import InputError, Report, Violation, escape_token
 from .rules import (
     ObjectChecker,
@@ -330,6 +331,7 @@ class CompiledOperation:
         is a flat batch (otherwise _positioned finds them by pointer)."""
         prefix = f"/{escape_token(self.item_key or '')}/"
         where = FlatBatchText.of(text, value) if text is not None else None
+        one_line = where is not None and "\n" not in where.text
         out: list[Violation] = []
         append = out.append
         for member, findings in found.items():
@@ -340,14 +342,13 @@ class CompiledOperation:
                     append(Violation(rule_id, severity, pointer, message, code))
                 continue
             offsets = where.members([f[0] for f in findings], token)
+            # Compact JSON is one line: the column is the offset, without a lookup.
+            lines = None if one_line else line_cols(where.text, offsets)
             for (index, rule_id, severity, message, code), offset in zip(
                 findings, offsets, strict=True
             ):
                 pointer = f"{prefix}{index}/{token}"
-                if where.one_line:
-                    line, column = 1, offset + 1
-                else:
-                    line, column = where.line_col(offset)
+                line, column = (1, offset + 1) if lines is None else lines[offset]
                 append(Violation(rule_id, severity, pointer, message, code, line, column))
         return out
 
@@ -404,22 +405,23 @@ def _rule_findings(checker: ObjectChecker, cols: ItemColumns) -> dict[str, list[
     rules = checker.rules
     items = cols.objects
     # The same rule and value read the same (a missing bic, a status): rendered once.
-    messages: dict[tuple[int, Any], str] = {}
+    renderers: dict[int, Callable[[Any], str]] = {}
     found: dict[str, list[_ItemFinding]] = {}
     for index, number in checker.diagnose_many(cols):
         rule = rules[number]
         member = rule.target_field or ""
-        got = items[index].get(member)
-        try:
-            message = messages.get((number, got))
-        except TypeError:  # unhashable
-            message = None
-        if message is None:
-            message = rule.render(field=member, value=got)
-            with contextlib.suppress(TypeError):
-                messages[number, got] = message
+        render = renderers.get(number)
+        if render is None:
+            render = renderers[number] = per_value(
+                functools.partial(_render_at, rule.render, member)
+            )
+        message = render(items[index].get(member))
         found.setdefault(member, []).append((index, rule.id, rule.severity, message, rule.code))
     return found
+
+
+def _render_at(render: Callable[..., str], member: str, value: Any) -> str:
+    return render(field=member, value=value)
 
 
 def _indexes_not(flags: Iterable[bool]) -> list[int]:
