@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SAMPLES ?= ../shared/reference/amlyze-docs-samples
+# The vendor's published samples, kept in the repository (tests/data/vendor/README.md).
+SAMPLES ?= tests/data/vendor/amlyze-docs-samples
 
-.PHONY: setup test lint typecheck pytest demo bench clean
+.PHONY: setup test lint typecheck pytest demo bench clean contract-sync
 
 setup: $(STAMP)
 
@@ -30,6 +31,13 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	@bash docs/demo.sh "$(BIN)" "$(SAMPLES)"
+
+# The rule catalogue against the domain contract page, which lives outside this
+# repository: make contract-sync CONTRACT=path/to/CONTRACT.md
+contract-sync:
+	@test -n "$(CONTRACT)" || { echo "usage: make contract-sync CONTRACT=path/to/CONTRACT.md" >&2; exit 2; }
+	@$(MAKE) -s setup
+	@$(BIN)/python -m tests.contract_sync "$(CONTRACT)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

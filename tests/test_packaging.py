@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SAMPLES
+
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "reference" / "amlyze-docs-samples"
 
 
 @pytest.mark.slow

@@ -13,10 +13,11 @@ import yaml
 from amlyze_contracts import specs
 from amlyze_contracts.cli import main
 from amlyze_contracts.spec_lint import lint_document, lint_file
+from tests.conftest import SEEDS
 
 DATA = Path(__file__).parent / "data" / "specs"
 PUBLISHED = DATA / "published-batch-accounts.openapi.yaml"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_310a0d4e817f769d.txt"
+SEED = SEEDS / "002_310a0d4e817f769d.txt"
 EXAMPLES_200 = (
     "/paths/~1amlyze-ws-rest~1batch-accounts/post/responses/200/content/application~1json/examples"
 )
@@ -99,7 +100,6 @@ def test_published_spec_reports_result_type_mismatches_with_pointer_and_line() -
     assert rejected.line == _line_of(PUBLISHED, "- resultType: REQUEST_REJECTED")
 
 
-@pytest.mark.skipif(not SEED.is_file(), reason="seed documents not present")
 def test_published_fixture_is_the_seed_block_verbatim() -> None:
     seed = SEED.read_text(encoding="utf-8")
     start = seed.index("\n", seed.index("````yaml")) + 1

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import SAMPLES
+
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid-batch-accounts.json"
 # The validate path must not pay for the fuzzer, the server or their frameworks.
@@ -91,7 +93,7 @@ def test_stdin_process() -> None:
 
 def test_output_is_deterministic_across_runs(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONHASHSEED="1")
-    samples = str(Path(__file__).parents[2] / "../shared/reference/amlyze-docs-samples")
+    samples = str(SAMPLES)
     first = _cli("-m", "amlyze_contracts", "validate", "--format", "json", samples, env=env)
     env["PYTHONHASHSEED"] = "2"
     second = _cli("-m", "amlyze_contracts", "validate", "--format", "json", samples, env=env)

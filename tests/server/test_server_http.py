@@ -7,7 +7,6 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ import pytest
 
 from amlyze_contracts.server import fixtures, running
 from amlyze_contracts.server.fixtures import valid_account, valid_balance
+from tests.conftest import SAMPLES
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(30)]
 
@@ -23,7 +23,6 @@ ACCOUNTS = "/amlyze-ws-rest/batch-accounts"
 BALANCES = "/amlyze-ws-rest/batch-account-balances"
 BRM = "/brm/prepayBalanceManagement/v1/accumulatedBalance/"
 KNOWN_ID, OTHER_ID = "0.0.0.1+-account+102879", "0.0.0.1+-account+200001"
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "amlyze-docs-samples"
 SPRING_KEYS = {"timestamp", "status", "error", "path"}
 
 Uid = Callable[[str], str]
@@ -201,7 +200,6 @@ def test_non_ascii_and_boundary_lengths(client: httpx.Client, uid: Uid) -> None:
     assert rejected["communicationNumber"] == too_long["communicationNumber"]
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="published AMLYZE samples not present")
 def test_published_samples_as_is(client: httpx.Client) -> None:
     """The vendor's own payloads name customers this server does not know (404);
     the balance sample uses the later vendor name `balanceAt` (no `updateAt`)."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO.parent / "shared" / "reference" / "amlyze-docs-samples"
-CONTRACT = REPO.parent / "shared" / "CONTRACT.md"
+from tests.conftest import SAMPLES
+
+__all__ = ["SAMPLES"]
 
 
 def iban(country: str, bban: str) -> str:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from amlyze_contracts import Report, validate_request
-from amlyze_contracts.rules import BUILTIN_RULES, load_rules
 
 from .builders import (
-    CONTRACT,
     DELETE,
     SAMPLES,
     account,
@@ -310,44 +307,6 @@ def test_mutations_report_exactly_their_rule() -> None:
             continue
         found = _validate(case, case.body).rules()
         assert found == {case.rule}, (case.rule, found)
-
-
-def _contract_rule_ids(section: str) -> set[str]:
-    text = CONTRACT.read_text(encoding="utf-8")
-    part = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
-    return set(
-        re.findall(
-            r"`((?:schema|input|accounts|common|balances|batch|response|errors|server|brm)\.[a-zA-Z-]+)`",
-            part,
-        )
-    )
-
-
-def test_every_contract_request_rule_has_a_case_and_exists() -> None:
-    ids = _contract_rule_ids("2. Request rules")
-    assert "accounts.bic-required-for-external" in ids and "input.too-deep" in ids
-    catalogue = {r.id for r in (*BUILTIN_RULES, *load_rules().rules)}
-    assert ids <= catalogue, ids - catalogue
-    covered = {c.rule for c in CASES} | {
-        "schema.minItems",
-        "schema.additional",
-        "input.operation-unknown",
-    }
-    assert ids <= covered, ids - covered
-
-
-def test_catalogue_severities_and_codes_match_the_contract() -> None:
-    text = CONTRACT.read_text(encoding="utf-8")
-    ruleset = load_rules()
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0].startswith("`") and cells[3] in ("error", "warning"):
-            rule_id = cells[0].strip("`")
-            rule = ruleset.by_id[rule_id]
-            assert rule.severity == cells[3], rule_id
-            code = cells[4].split()[0] if cells[4] not in ("—", "-") else None
-            expected = rule.code or (rule.codes.get("accountType") if rule.codes else None)
-            assert expected == code, (rule_id, expected, code)
 
 
 # --------------------------------------------------------------------------- samples
