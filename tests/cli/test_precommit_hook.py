@@ -122,3 +122,65 @@ def test_try_repo_good_and_bad_payload(tmp_path: Path) -> None:
     assert "bad.json:3:5: error accounts.closing-date-required" in output, output
     assert "good.json:" not in output, output  # the good payload raised nothing
     assert "2 files checked: 2 errors, 0 warnings in 1 file" in output, output
+
+
+def _readme_snippet() -> dict[str, object]:
+    import re
+
+    import yaml
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# \.pre-commit-config\.yaml\n.*?)```", text, re.S)
+    assert block, "the README has no .pre-commit-config.yaml snippet"
+    config: dict[str, object] = yaml.safe_load(block.group(1))
+    return config
+
+
+def test_readme_snippet_names_a_revision_that_carries_the_hook() -> None:
+    (repo,) = _readme_snippet()["repos"]  # type: ignore[misc]
+    rev = str(repo["rev"])
+    manifest = subprocess.run(
+        ["git", "show", f"{rev}:.pre-commit-hooks.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert manifest.returncode == 0, (
+        f"rev {rev} is not a revision of this repository: {manifest.stderr}"
+    )
+    import yaml
+
+    published = {hook["id"] for hook in yaml.safe_load(manifest.stdout)}
+    assert {hook["id"] for hook in repo["hooks"]} <= published
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_readme_snippet_runs_when_copied(tmp_path: Path) -> None:
+    """The snippet as a user copies it, with `repo:` pointing at this repository."""
+    import yaml
+
+    config = _readme_snippet()
+    config["repos"][0]["repo"] = str(ROOT)  # type: ignore[index]
+    config["repos"][0]["hooks"][0]["files"] = r"\.json$"  # type: ignore[index]
+    work = tmp_path / "payloads"
+    work.mkdir()
+    shutil.copy(DATA / "valid-batch-accounts.json", work / "good.json")
+    shutil.copy(DATA / "invalid-batch-accounts.json", work / "bad.json")
+    (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    _git(work, "init", "-q")
+    _git(work, "add", "-A")
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+        "PRE_COMMIT_NO_CONCURRENCY": "1",
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--verbose"],
+        cwd=work, capture_output=True, text=True, env=env, timeout=290, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "bad.json:3:5: error accounts.bic-required-for-external" in output, output
+    assert "good.json:" not in output, output
