@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from amlyze_contracts.cli import main
 from amlyze_contracts.spec_diff import BOUNDS, CHANGE_KINDS, diff_sources
 from amlyze_contracts.specs import bundled_dir
+from tests.conftest import REPO
 
 Doc = dict[str, Any]
 
@@ -616,3 +618,17 @@ def test_malformed_schemas_do_not_crash(tmp_path: Path) -> None:
     )
     assert isinstance(_kinds(tmp_path, _base(), odd), dict)
     assert isinstance(_kinds(tmp_path, odd, _base()), dict)
+
+
+def test_the_readme_shows_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### `specs diff`") : text.index("## The reference server")]
+    shown = 0
+    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+        for command, expected in re.findall(
+            r"^\$ amlyze-contracts (specs diff [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+        ):
+            main(command.split())
+            assert capsys.readouterr().out == expected, command
+            shown += 1
+    assert shown == 4
