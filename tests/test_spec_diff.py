@@ -632,3 +632,19 @@ def test_the_readme_shows_real_output(capsys: pytest.CaptureFixture[str]) -> Non
             assert capsys.readouterr().out == expected, command
             shown += 1
     assert shown == 4
+
+
+def test_parameters_and_whole_bodies_are_named_by_their_place(tmp_path: Path) -> None:
+    new = _mutated(
+        lambda d: (
+            _param(d)["schema"].update(maxLength=5),
+            _op(d)["responses"]["400"]["content"]["application/json"].update(
+                schema={"type": "array"}
+            ),
+        )
+    )
+    report = diff_sources(_write(tmp_path, "old", _base()), _write(tmp_path, "new", new))
+    assert [c.message for c in report.changes] == [
+        "parameter q (query) maxLength 5 set",
+        "response 400 type changed from object to array",
+    ]

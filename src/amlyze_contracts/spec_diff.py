@@ -53,7 +53,7 @@ RENAME_SIMILARITY = 0.6
 class ChangeKind:
     id: str
     severity: Severity
-    text: str  # format fields: where, member, old, new
+    text: str  # format fields: where, member, subject (where: member), old, new
 
 
 def _kinds() -> dict[str, ChangeKind]:
@@ -128,7 +128,7 @@ def _kinds() -> dict[str, ChangeKind]:
         for suffix, effect, text in constraints:
             kind_id = f"{prefix}-{suffix}"
             severity = BREAKING if effect in breaks else NON_BREAKING
-            table[kind_id] = ChangeKind(kind_id, severity, "{where}: {member} " + text)
+            table[kind_id] = ChangeKind(kind_id, severity, "{subject} " + text)
     return table
 
 
@@ -161,9 +161,11 @@ class Change:
 
     @property
     def message(self) -> str:
+        where = self.where or "operation"
         return CHANGE_KINDS[self.kind].text.format(
-            where=self.where or "operation",
-            member=self.member or "(body)",
+            where=where,
+            member=self.member,
+            subject=f"{where}: {self.member}" if self.member else where,
             old=_show(self.old),
             new=_show(self.new),
         )
