@@ -200,14 +200,10 @@ class Client:
 
     def _late(self, stage: str, allowed: float) -> str:
         got = self._clock.received
-        if stage == "body":
-            return f"the body did not arrive within {allowed:g} s ({got} bytes received: drip-fed or endless)"
-        if got:
-            return (
-                f"the status line and headers did not arrive within {allowed:g} s "
-                f"({got} bytes received: drip-fed or endless)"
-            )
-        return f"no answer within {allowed:g} s (timeout)"
+        if stage == "head" and not got:
+            return f"no answer within {allowed:g} s (timeout)"
+        what = "the body" if stage == "body" else "the status line and headers"
+        return f"{what} did not arrive within {allowed:g} s ({got} bytes received: drip-fed or endless)"
 
     def scrub(self, text: str) -> str:
         """Remove the token from any text (a server could echo it back)."""
