@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,7 @@ BEHAVIOURS: dict[str, Callable[[_Conn], None]] = {
 class HostileServer:
     behaviour: str
     redirect_to: str | None = None  # set: every operation request gets 307 to this origin
+    tls: ssl.SSLContext | None = None  # set: HTTPS with this server context
     requests: list[bytes] = field(default_factory=list)  # every request head received
     url: str = ""
 
@@ -232,7 +234,8 @@ class HostileServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(128)
         self._sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._sock.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -246,9 +249,13 @@ class HostileServer:
                 self._conns.add(sock)
             threading.Thread(target=self._handle, args=(sock,), daemon=True).start()
 
-    def _handle(self, sock: socket.socket) -> None:
-        conn = _Conn(sock, self._stop)
+    def _handle(self, raw: socket.socket) -> None:
+        sock = raw
         try:
+            if self.tls is not None:
+                raw.settimeout(5)
+                sock = self.tls.wrap_socket(raw, server_side=True)
+            conn = _Conn(sock, self._stop)
             head = _read_request(sock)
             if head is None:
                 return
@@ -262,11 +269,11 @@ class HostileServer:
                 conn.send(_head("307 Temporary Redirect", location, "Content-Length: 0"))
             else:
                 self._handler(conn)
-        except _Gone:
+        except (_Gone, OSError):
             pass
         finally:
             with self._lock:
-                self._conns.discard(sock)
+                self._conns.discard(raw)
             with contextlib.suppress(OSError):
                 sock.close()
 
@@ -323,8 +330,10 @@ def _classifier(conn: _Conn, name: str) -> None:
 
 
 @contextlib.contextmanager
-def hostile(behaviour: str, redirect_to: str | None = None) -> Iterator[HostileServer]:
-    server = HostileServer(behaviour, redirect_to)
+def hostile(
+    behaviour: str, redirect_to: str | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[HostileServer]:
+    server = HostileServer(behaviour, redirect_to, tls)
     try:
         yield server
     finally:

@@ -7,9 +7,13 @@ origin. The servers are in ``hostile_servers.py``: the operation endpoints misbe
 from __future__ import annotations
 
 import gc
+import shutil
+import ssl
+import subprocess
 import time
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +81,51 @@ def test_one_request_is_bounded(behaviour: str) -> None:
     assert ONE_REQUEST[behaviour](got), (got.error, got.status, got.truncated, len(got.body))
     assert got.elapsed <= TIMEOUT + SLACK
     assert not got.out_of_budget
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A server context and its self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a test certificate")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+@pytest.mark.network
+@pytest.mark.timeout(20)
+def test_https_requests_are_bounded_too(
+    tls: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through TLS: an answer is read and inflated as over plain HTTP; a body dripping
+    through TLS records, and a server that never completes the handshake, are cut by
+    the request's deadline."""
+    context, cert = tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted as a company CA would be
+    with hostile("gzip-bomb", tls=context) as server:
+        got = _send(server.url)
+        assert ONE_REQUEST["gzip-bomb"](got), got.error
+        with Client(timeout=TIMEOUT, max_response_bytes=CAP, secret=TOKEN) as client:
+            classifier = client.send(Sent("GET", server.url + "/classifier/currency"))
+        assert classifier.status == 200 and "EUR" in str(classifier.json())
+    with hostile("drip-body", tls=context) as server:
+        got = _send(server.url)
+        assert ONE_REQUEST["drip-body"](got), got.error
+        assert got.elapsed <= TIMEOUT + SLACK
+    with hostile("hang") as plain:  # never answers the TLS ClientHello
+        got = _send(plain.url.replace("http:", "https:"))
+        assert got.error == "no answer within 1 s (timeout)"
+        assert got.elapsed <= TIMEOUT + SLACK
 
 
 @pytest.mark.network
