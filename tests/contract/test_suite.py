@@ -38,7 +38,7 @@ from amlyze_contracts.contract.generate import (
     negative_batches,
     realize,
 )
-from amlyze_contracts.contract.runner import run
+from amlyze_contracts.contract.suite import run
 from amlyze_contracts.server import running
 from amlyze_contracts.server.fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
 from amlyze_contracts.validation import validate_request
