@@ -204,3 +204,24 @@ def test_plugin_stops_when_nothing_is_found(tmp_path: Path) -> None:
     with serve(Wrapped(passing)) as url:
         done = _pytest(tmp_path, "--amlyze-base-url", url + "/api")
     _plugin_stopped(done, f"did you mean --base-url {url}?")
+
+
+def test_a_streak_of_403_to_some_payloads_is_judged_not_a_misconfiguration() -> None:
+    """A WAF refusing every write with items (403) while the preflight's empty batch
+    and BRM reads still pass: the run goes on and judges those answers."""
+    from amlyze_contracts.contract.config import Options, brm_base
+    from amlyze_contracts.contract.suite import run
+
+    async def waf(scope: Scope, body: bytes) -> tuple[int, Any] | None:
+        if b'"communicationNumber"' in body:
+            return 403, {"timestamp": "t", "status": 403, "error": "Forbidden", "path": "/"}
+        return None
+
+    with serve(Wrapped(waf)) as url:
+        options = Options(
+            base_url=url, brm_base_url=brm_base(url, None), token=TOKEN, max_examples=3,
+            time_budget=30, seed=1, schemathesis=False, only=("batchAccounts",),
+        )  # fmt: skip
+        result = run(options, progress=None)  # no Misconfigured raised
+    assert result.requests > 30
+    assert not result.ok  # the 403s are judged (e.g. no per-item O005)

@@ -192,7 +192,7 @@ def test_cli_usage_errors_and_unreachable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = _cli("--base-url", f"http://127.0.0.1:{port}")
+    done = _cli("--base-url", f"http://127.0.0.1:{port}", env={"AMLYZE_CONTRACTS_TOKEN": TOKEN})
     assert done.returncode == 2
     assert "unreachable" in done.stderr and "Traceback" not in done.stderr
 

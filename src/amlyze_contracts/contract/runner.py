@@ -300,6 +300,7 @@ class Runner:
         self.deadline = self.result.started + options.time_budget
         self._previous: Sent | None = None  # the last request sent on self.client
         self._rejected: list[Sent] = []  # consecutive authenticated requests got 401/403
+        self._found: list[_Preflight] = []  # preflight requests the server accepted
         self._unique = re.compile(re.escape(self.uniques.run_id) + r"-(\d{5})-")
         self._seen_unique = 0  # the highest per-run unique number sent so far
         self._preflight_done = False
@@ -511,21 +512,34 @@ class Runner:
             stat.flaky_record = record
 
     def _watch_credentials(self, case: Case, received: Received) -> None:
-        """Stop the run when the credentials stop working (revoked, expired)."""
+        """Stop the run when the credentials stop working (revoked, expired): after
+        a streak of 401/403 answers to the operations' own authenticated requests,
+        the preflight's requests are sent again; all rejected too is a
+        misconfiguration, anything else (a WAF refusing one payload) is judged as
+        usual."""
         auth = {k.lower(): v for k, v in case.sent.headers.items()}.get("authorization")
-        if case.probe == "auth" or received.error or auth != f"Bearer {self.options.token}":
+        if (
+            case.probe in ("auth", "wrong-method", "brm-method")
+            or not case.documented
+            or received.error
+            or auth != f"Bearer {self.options.token}"
+        ):
             return
         if received.status not in (401, 403):
             self._rejected.clear()
             return
         self._rejected.append(case.sent)
-        if len(self._rejected) >= REJECTED_STREAK:
-            first = self._rejected[0]
+        if len(self._rejected) < REJECTED_STREAK:
+            return
+        again = [(p, self._send(p.sent)) for p in self._found]
+        self._rejected.clear()
+        if again and all(got.status in (401, 403) for _, got in again):
+            p, got = again[0]
             raise _Abort(
                 Misconfigured(
-                    f"credentials rejected during the run: the last {len(self._rejected)} "
-                    f"authenticated requests got {received.status} (from {first.method} "
-                    f"{first.url}); check --token or {TOKEN_ENV}"
+                    f"credentials rejected during the run: {REJECTED_STREAK} authenticated "
+                    f"requests in a row got 401/403, then {p.sent.method} {p.sent.url} got "
+                    f"{got.status} (it passed the preflight); check --token or {TOKEN_ENV}"
                 )
             )
 
@@ -652,6 +666,7 @@ class Runner:
         if len(missing) == len(answers):
             raise Misconfigured(self._not_found(missing))
         found = [(p, got) for p, got in answers if not got.error and (p, got) not in missing]
+        self._found = [p for p, got in found if got.status not in (401, 403)]
         if found and all(got.status in (401, 403) for _, got in found):
             p, got = found[0]
             more = _more(len(found), "authenticated request")
