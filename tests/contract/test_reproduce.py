@@ -142,6 +142,34 @@ def test_a_write_is_resent_with_fresh_identifiers() -> None:
     assert resent and all(a != b and len(a) == len(b) for a, b in resent)
 
 
+def test_a_generated_write_is_resent_with_fresh_communication_numbers() -> None:
+    """A body the generic phase made (no per-run identifiers): each item's
+    communicationNumber is replaced in place, consistently, keeping its length, and
+    the validator's verdict on every item is unchanged."""
+    runner = Runner(_options("http://127.0.0.1:9"), progress=None)
+    o, e = runner.options, runner.endpoints
+    item = base_item(o, "batchAccounts", runner.uniques, accountExtId="acc-1")
+    items = [
+        {**item, "communicationNumber": "generated-by-schemathesis-0"},
+        {**item, "communicationNumber": "generated-by-schemathesis-0", "accountStatus": "X"},
+        {**item, "communicationNumber": "g1"},
+    ]
+    raw = json.dumps({"accounts": items}).encode()
+    case = batch_case(o, e, "batchAccounts", "schemathesis: positive", [], raw=raw)
+    fresh = runner._renamed(case)
+    assert fresh.sent.body is not None and fresh.sent.body != raw
+    assert len(fresh.sent.body) == len(raw)
+    numbers = [i["communicationNumber"] for i in json.loads(fresh.sent.body)["accounts"]]
+    assert numbers[0] == numbers[1] != "generated-by-schemathesis-0"
+    assert len(numbers[0]) == len("generated-by-schemathesis-0") and numbers[0].endswith("0")
+    assert len(numbers[2]) == 2 and numbers[2] != "g1"
+    for i, (a, b) in enumerate(zip(items, json.loads(fresh.sent.body)["accounts"], strict=True)):
+        assert {k: v for k, v in a.items() if k != "communicationNumber"} == {
+            k: v for k, v in b.items() if k != "communicationNumber"
+        }, i
+    assert fresh.request == json.loads(fresh.sent.body)
+
+
 # ------------------------------------------------------------------ shrunk examples
 
 
