@@ -1,16 +1,20 @@
 """Small servers on 127.0.0.1 for the suite's own tests: any ASGI app served by
 uvicorn in a thread, the reference server wrapped by a middleware (mounted under a
 prefix, failing now and then, recording what it receives, revoking the token), and
-tiny apps that answer everything alike."""
+tiny apps that answer everything alike; and the CLI and pytest in a subprocess."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -125,3 +129,36 @@ class Wrapped:
 
 async def passing(scope: Scope, body: bytes) -> None:
     return None
+
+
+def _env(token: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "AMLYZE_CONTRACTS_TOKEN"}
+    env["CI"] = "true"
+    if token is not None:
+        env["AMLYZE_CONTRACTS_TOKEN"] = token
+    return env
+
+
+def cli(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:
+    """``amlyze-contracts test ARGS`` in a subprocess (CI mode; the token from the env)."""
+    return subprocess.run(
+        [sys.executable, "-m", "amlyze_contracts", "test", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(token),
+    )
+
+
+def run_pytest(
+    cwd: Path, *args: str, token: str | None = TOKEN
+) -> subprocess.CompletedProcess[str]:
+    """``pytest -q ARGS`` in a subprocess in ``cwd`` (the plugin loads by entry point)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=_env(token),
+    )

@@ -5,9 +5,7 @@ cause, before any violation is listed: via the real CLI and the pytest plugin.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +13,13 @@ import pytest
 
 from amlyze_contracts.contract.config import ConfigError, load_config
 
-from .servers import TOKEN, Scope, Wrapped, answering, passing, serve
+from .servers import TOKEN, Scope, Wrapped, answering, cli, passing, run_pytest, serve
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 
 
-def _env(token: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "AMLYZE_CONTRACTS_TOKEN"}
-    env["CI"] = "true"
-    if token is not None:
-        env["AMLYZE_CONTRACTS_TOKEN"] = token
-    return env
-
-
 def _cli(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "amlyze_contracts", "test", "--max-examples", "3", *args],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        env=_env(token),
-    )
+    return cli("--max-examples", "3", *args, token=token)
 
 
 def _one_line(done: subprocess.CompletedProcess[str], *cause: str) -> str:
@@ -160,19 +144,6 @@ def test_misspelt_config_key_via_the_cli(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ pytest plugin
 
 
-def _pytest(
-    tmp_path: Path, *args: str, token: str | None = TOKEN
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        cwd=tmp_path,
-        env=_env(token),
-    )
-
-
 def _plugin_stopped(done: subprocess.CompletedProcess[str], cause: str) -> None:
     everything = done.stdout + done.stderr
     assert done.returncode == 2, everything[-3000:]
@@ -185,24 +156,26 @@ def _plugin_stopped(done: subprocess.CompletedProcess[str], cause: str) -> None:
 
 def test_plugin_stops_on_rejected_credentials(tmp_path: Path) -> None:
     with serve(answering(403, {"error": "forbidden"})) as url:
-        done = _pytest(tmp_path, "--amlyze-base-url", url)
+        done = run_pytest(tmp_path, "--amlyze-base-url", url)
     _plugin_stopped(done, "credentials rejected")
 
 
 def test_plugin_stops_without_a_token(tmp_path: Path) -> None:
-    done = _pytest(tmp_path, "--amlyze-base-url", "http://127.0.0.1:9", token=None)
+    done = run_pytest(tmp_path, "--amlyze-base-url", "http://127.0.0.1:9", token=None)
     _plugin_stopped(done, "no token")
 
 
 def test_plugin_stops_on_a_misspelt_config_key(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text("[fixtures]\nbrm_id = []\n")
-    done = _pytest(tmp_path, "--amlyze-base-url", "http://127.0.0.1:9", "--amlyze-config", "c.toml")
+    done = run_pytest(
+        tmp_path, "--amlyze-base-url", "http://127.0.0.1:9", "--amlyze-config", "c.toml"
+    )
     _plugin_stopped(done, "did you mean 'fixtures.brm_ids'?")
 
 
 def test_plugin_stops_when_nothing_is_found(tmp_path: Path) -> None:
     with serve(Wrapped(passing)) as url:
-        done = _pytest(tmp_path, "--amlyze-base-url", url + "/api")
+        done = run_pytest(tmp_path, "--amlyze-base-url", url + "/api")
     _plugin_stopped(done, f"did you mean --base-url {url}?")
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from io import StringIO
@@ -29,7 +27,18 @@ from amlyze_contracts.contract.scenarios import base_item, batch_case
 from amlyze_contracts.contract.suite import run
 from amlyze_contracts.validation import validate_request
 
-from .servers import TOKEN, Receive, Scope, Send, Wrapped, passing, read_body, respond, serve
+from .servers import (
+    TOKEN,
+    Receive,
+    Scope,
+    Send,
+    Wrapped,
+    cli,
+    passing,
+    read_body,
+    respond,
+    serve,
+)
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 
@@ -249,13 +258,7 @@ def test_an_item_labelled_valid_must_still_be_valid() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "amlyze_contracts", "test", "--max-examples", "3", *args],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        env={**os.environ, "CI": "true", "AMLYZE_CONTRACTS_TOKEN": TOKEN},
-    )
+    return cli("--max-examples", "3", *args)
 
 
 def _recorded_run(tmp_path: Path, *args: str) -> tuple[list[str], dict[str, Any]]:

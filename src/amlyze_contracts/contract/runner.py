@@ -418,9 +418,7 @@ class Runner:
                 else:
                     self._record_flaky(case, failure, received, preceding, resent)
         for failure in confirmed:
-            self.record_failure(
-                case.operation_id, failure, case.label, case.phase, case.sent, received
-            )
+            self._record_failure(case, failure, received)
         return confirmed
 
     def _would_report(self, operation: str, failure: CheckFailure, size: int) -> bool:
@@ -532,9 +530,7 @@ class Runner:
         stat = self.result.stat(case.operation_id, failure.rule)
         stat.flaky += 1
         if stat.flaky_record is None:
-            record = self._record(
-                case.operation_id, failure, case.label, case.phase, case.sent, received
-            )
+            record = self._record(case, failure, received)
             record.preceded_by = self.client.scrub(curl(preceding)) if preceding else None
             record.resent = resent
             stat.flaky_record = record
@@ -571,52 +567,37 @@ class Runner:
                 )
             )
 
-    def record_failure(
-        self,
-        operation: str,
-        failure: CheckFailure,
-        label: str,
-        phase: str,
-        sent: Sent,
-        received: Received,
-    ) -> None:
+    def _record_failure(self, case: Case, failure: CheckFailure, received: Received) -> None:
+        operation = case.operation_id
         stat = self.result.stat(operation, failure.rule)
         if stat.examples == 0:
             stat.examples = 1
         stat.failures += 1
         if failure.severity == "error" or stat.worst == "none":
             stat.worst = failure.severity
-        record = self._record(operation, failure, label, phase, sent, received)
+        record = self._record(case, failure, received)
         if stat.first is None:
             stat.first = record
         # Keep the smallest reproduction (Hypothesis shrinks towards it), errors first.
         if self._would_report(operation, failure, record.size):
             stat.smallest = record
 
-    def _record(
-        self,
-        operation: str,
-        failure: CheckFailure,
-        label: str,
-        phase: str,
-        sent: Sent,
-        received: Received,
-    ) -> FailureRecord:
+    def _record(self, case: Case, failure: CheckFailure, received: Received) -> FailureRecord:
         scrub = self.client.scrub
         body = received.body[:BODY_EXCERPT].decode("utf-8", "replace")
         return FailureRecord(
             rule=failure.rule,
             severity=failure.severity,
-            operation=operation,
-            label=label,
-            phase=phase,
+            operation=case.operation_id,
+            label=case.label,
+            phase=case.phase,
             message=scrub(failure.message),
-            curl=scrub(curl(sent)),
+            curl=scrub(curl(case.sent)),
             status=received.status,
             response_headers=redact_headers(received.headers),
             response_body=scrub(body + ("..." if len(received.body) > BODY_EXCERPT else "")),
             error=received.error,
-            size=_size(sent),
+            size=_size(case.sent),
             elapsed=time.monotonic() - self.result.started,
         )
 
