@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import orjson
 
@@ -64,7 +64,6 @@ from .scenarios import (
     targeted_batches,
 )
 
-T = TypeVar("T")
 BODY_EXCERPT = 2000
 # Consecutive authenticated requests answered 401/403 that stop a run: the
 # credentials were revoked or expired mid-run (a misconfiguration, not violations).
@@ -484,7 +483,12 @@ class Runner:
             sent.headers,
             None if sent.body is None else rename(sent.body),
         )
-        if mapping or sent.body is None or not case.item_key or case.reused_items:
+        made_here = sent.body is not None and self._unique.search(
+            sent.body.decode("utf-8", "surrogateescape")
+        )
+        if made_here or sent.body is None or not case.item_key or case.reused_items:
+            # The suite's own batch: only what this request introduced is renamed (a
+            # sequence's earlier number, e.g. a corrected item's, stays).
             return replace(case, sent=renamed, request=rename(case.request))
         return self._fresh_numbers(case)
 
