@@ -37,6 +37,7 @@ from .servers import (
     passing,
     read_body,
     respond,
+    run_pytest,
     serve,
 )
 
@@ -329,3 +330,25 @@ def test_quiet_output_json_seed_and_junit_times(tmp_path: Path) -> None:
     for key, value in times.items():
         assert value == pytest.approx(seconds[key], abs=0.002)
     assert sum(times.values()) > 0
+
+
+@pytest.mark.slow
+def test_plugin_reports_flaky_as_a_warning_and_the_seed(tmp_path: Path) -> None:
+    seen: set[tuple[str, str]] = set()
+
+    async def first_time(scope: Scope, body: bytes) -> tuple[int, Any] | None:
+        key = (scope["method"], scope["path"])
+        if key not in seen and b'"communicationNumber"' in body:
+            seen.add(key)
+            return 500, {"error": "cold start"}
+        return None
+
+    with serve(Wrapped(first_time)) as url:
+        done = run_pytest(
+            tmp_path, "--amlyze-base-url", url, "--amlyze-max-examples", "3",
+            "--amlyze-seed", "5", "--amlyze-only", "batchAccounts",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "ContractFlaky" in done.stdout and "server.no-5xx" in done.stdout
+    assert "seed 5 (replay: --amlyze-seed 5)" in done.stdout
+    assert TOKEN not in done.stdout + done.stderr
