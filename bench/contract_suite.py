@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from amlyze_contracts.contract.config import Options, brm_base
-from amlyze_contracts.contract.runner import run
+from amlyze_contracts.contract.suite import run
 from amlyze_contracts.server import BUGS, running
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,12 +5,19 @@ given, so this project's own test runs (which load every installed plugin) pay
 nothing. With ``pytest --amlyze-base-url URL`` (token from
 ``AMLYZE_CONTRACTS_TOKEN``), one test per operation and rule is added; the suite
 runs once, at the first of them, and each test reports its rule's outcome, so
-pytest's own ``--junitxml`` gives one testcase per operation and rule.
+pytest's own ``--junitxml`` gives one testcase per operation and rule. A rule that
+failed only irreproducibly passes with a :class:`ContractFlaky` warning.
+
+A misconfigured run (no token, a misspelt config key, the server unreachable, the
+credentials rejected, no operation at the base URL) stops pytest with exit code 2
+and one line naming the cause, as ``amlyze-contracts test`` does; the preflight that
+detects most of it runs at collection, before any test is listed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -18,6 +25,11 @@ if TYPE_CHECKING:
     from .contract.runner import RunResult
 
 _RESULT_KEY = "_amlyze_contracts_result"
+EXIT_MISCONFIGURED = 2  # as the CLI's
+
+
+def _stop(cause: object) -> NoReturn:
+    pytest.exit(f"amlyze-contracts: {cause}", returncode=EXIT_MISCONFIGURED)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,13 +62,21 @@ class ContractItem(pytest.Item):
         stat = result.stats.get((self.operation, self.rule))
         if stat is None or stat.examples == 0:
             pytest.skip(f"no example reached {self.rule}")
-        if stat.failures and (stat.worst == "error" or result.options.fail_on == "warning"):
-            from .contract.report import format_failure
+        from .contract.report import format_failure
 
+        if stat.failures and (stat.worst == "error" or result.options.fail_on == "warning"):
             record = stat.smallest
             detail = format_failure(record) if record is not None else ""
             raise ContractViolation(
                 f"{self.rule} failed {stat.failures} of {stat.examples} examples\n{detail}"
+            )
+        if stat.flaky and stat.flaky_record is not None:
+            warnings.warn(
+                ContractFlaky(
+                    f"{self.rule}: {stat.flaky} of {stat.examples} examples failed once but "
+                    f"not when re-sent\n{format_failure(stat.flaky_record)}"
+                ),
+                stacklevel=1,
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -70,6 +90,10 @@ class ContractItem(pytest.Item):
 
 class ContractViolation(AssertionError):
     """A server rule did not hold."""
+
+
+class ContractFlaky(UserWarning):
+    """A failure that did not reproduce when re-sent on a fresh connection."""
 
 
 def _options(config: pytest.Config) -> Any:
@@ -97,22 +121,17 @@ def _options(config: pytest.Config) -> Any:
 def _result(config: pytest.Config) -> RunResult:
     cached: RunResult | None = getattr(config, _RESULT_KEY, None)
     if cached is None:
-        from .contract.runner import Runner, Unreachable
+        from .contract.config import Misconfigured
 
-        options = config.stash[_OPTIONS]
-        if options.token is None:
-            from .server.fixtures import DEFAULT_TOKEN
-
-            options = options.with_(token=DEFAULT_TOKEN)
         try:
-            cached = Runner(options, progress=None).run()
-        except Unreachable as exc:
-            pytest.exit(f"amlyze-contracts: server unreachable: {exc}", returncode=2)
+            cached = config.stash[_RUNNER].run()
+        except Misconfigured as exc:
+            _stop(exc)
         setattr(config, _RESULT_KEY, cached)
     return cached
 
 
-_OPTIONS = pytest.StashKey[Any]()
+_RUNNER = pytest.StashKey[Any]()  # the Runner, preflight done
 
 
 def pytest_collection_modifyitems(
@@ -127,13 +146,16 @@ def pytest_collection_modifyitems(
     except MissingExtra as exc:
         raise pytest.UsageError(str(exc)) from None
     from .contract.checks import rules_for_operation
-    from .contract.config import ConfigError
+    from .contract.config import ConfigError, Misconfigured
+    from .contract.suite import make_runner
 
     try:
         options = _options(config)
-    except ConfigError as exc:
-        raise pytest.UsageError(f"amlyze-contracts: {exc}") from None
-    config.stash[_OPTIONS] = options
+        runner = make_runner(options, progress=None)
+        runner.preflight()  # a misconfigured run stops here, before any test is listed
+    except (ConfigError, Misconfigured) as exc:
+        _stop(exc)
+    config.stash[_RUNNER] = runner
     collector = ContractCollector.from_parent(session, name="amlyze-contracts")
     for operation in options.only:
         for rule in rules_for_operation(operation, read_only=options.read_only):
@@ -142,3 +164,12 @@ def pytest_collection_modifyitems(
                     collector, name=f"{operation}::{rule}", operation=operation, rule=rule
                 )
             )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    result: RunResult | None = getattr(config, _RESULT_KEY, None)
+    if result is not None:
+        terminalreporter.write_line(
+            f"amlyze-contracts: run id {result.run_id}, seed {result.seed} "
+            f"(replay: --amlyze-seed {result.seed}), {result.requests} requests"
+        )

@@ -19,7 +19,7 @@ import pytest
 
 from amlyze_contracts.contract.client import BUDGET_GRACE, Client, Received, Sent, _Inflater
 from amlyze_contracts.contract.config import Options, brm_base
-from amlyze_contracts.contract.runner import run
+from amlyze_contracts.contract.suite import run
 
 from .hostile_servers import DEEP, CliRun, hostile, run_cli
 
@@ -152,8 +152,21 @@ def test_a_request_cut_by_the_budget_is_not_judged() -> None:
         result = run(_options(server.url, 1.0).with_(timeout=30), progress=None)
         wall = time.monotonic() - started
     assert wall <= 1.0 + BUDGET_GRACE + SLACK
-    assert result.ok and not result.failures()
+    assert not result.failures() and not result.judged  # no pass either: the CLI exits 2
     assert any("not judged" in note and "time budget" in note for note in result.notes)
+
+
+@pytest.mark.network
+@pytest.mark.timeout(30)
+def test_a_run_that_judged_nothing_is_not_a_pass() -> None:
+    """Every request cut by the budget: neither green nor red, exit 2 naming the cause."""
+    with hostile("hang") as server:
+        done = run_cli(
+            server.url, "--time-budget", "1", "--timeout", "30", token=TOKEN, kill_after=20
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "no check was judged" in done.stderr, done.stderr
+    assert "PASSED" not in done.stdout
 
 
 @pytest.mark.network
@@ -248,7 +261,8 @@ WHOLE_RUN = {
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("behaviour", sorted(WHOLE_RUN))
 def test_whole_run_is_bounded_and_reports_the_server(behaviour: str) -> None:
-    budget = 2.0
+    # Room for the preflight request, a probe and its re-send (each up to --timeout).
+    budget = 4.0
     rule, phrase = WHOLE_RUN[behaviour]
     with hostile(behaviour) as server:
         started = time.monotonic()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from amlyze_contracts.contract.config import Options, brm_base
-from amlyze_contracts.contract.runner import RunResult, run
+from amlyze_contracts.contract.runner import RunResult
+from amlyze_contracts.contract.suite import run
 from amlyze_contracts.server import BUGS, running
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]

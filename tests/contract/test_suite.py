@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -38,12 +35,13 @@ from amlyze_contracts.contract.generate import (
     negative_batches,
     realize,
 )
-from amlyze_contracts.contract.runner import run
+from amlyze_contracts.contract.suite import run
 from amlyze_contracts.server import running
 from amlyze_contracts.server.fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
 from amlyze_contracts.validation import validate_request
 
-TOKEN = "s3cret-t0ken-value"
+from .servers import TOKEN, cli, run_pytest
+
 KNOW = knowledge(FIXTURE_CLASSIFIERS, tuple(sorted(CUSTOMERS)))
 FAST = settings(
     max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
@@ -147,16 +145,6 @@ def test_config_file(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ CLI
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "amlyze_contracts", "test", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "CI": "true", **(env or {})},
-    )
-
-
 @pytest.mark.network
 @pytest.mark.slow
 def test_cli_exit_codes_reports_and_no_token_leak(tmp_path: Path) -> None:
@@ -166,10 +154,9 @@ def test_cli_exit_codes_reports_and_no_token_leak(tmp_path: Path) -> None:
             '[fixtures]\ncustomers = ["CUST-0001", "CUST-0002"]\n[run]\nmax_examples = 6\n'
         )
         jpath, xpath = tmp_path / "r.json", tmp_path / "r.xml"
-        done = _cli(
+        done = cli(
             "--base-url", url, "--config", str(config), "--seed", "1",
             "--report-json", str(jpath), "--junit-xml", str(xpath),
-            env={"AMLYZE_CONTRACTS_TOKEN": TOKEN},
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
     everything = done.stdout + done.stderr + jpath.read_text() + xpath.read_text()
@@ -186,13 +173,13 @@ def test_cli_exit_codes_reports_and_no_token_leak(tmp_path: Path) -> None:
 
 @pytest.mark.network
 def test_cli_usage_errors_and_unreachable() -> None:
-    assert _cli().returncode == 2
-    assert _cli("--base-url", "ftp://x").returncode == 2
-    assert _cli("--base-url", "http://x", "--only", "nope").returncode == 2
+    assert cli().returncode == 2
+    assert cli("--base-url", "ftp://x").returncode == 2
+    assert cli("--base-url", "http://x", "--only", "nope").returncode == 2
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = _cli("--base-url", f"http://127.0.0.1:{port}")
+    done = cli("--base-url", f"http://127.0.0.1:{port}")
     assert done.returncode == 2
     assert "unreachable" in done.stderr and "Traceback" not in done.stderr
 
@@ -201,7 +188,7 @@ def test_cli_usage_errors_and_unreachable() -> None:
 @pytest.mark.slow
 def test_cli_passes_against_the_reference_server() -> None:
     with running(token=TOKEN) as url:
-        done = _cli("--base-url", url, "--max-examples", "5", env={"AMLYZE_CONTRACTS_TOKEN": TOKEN})
+        done = cli("--base-url", url, "--max-examples", "5")
     assert done.returncode == 0, done.stdout[-3000:]
     assert "PASSED" in done.stdout
 
@@ -322,17 +309,6 @@ def test_misbehaving_server_is_reported_not_crashed(bad_server: _BadServer) -> N
 # ------------------------------------------------------------------ pytest plugin
 
 
-def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, "AMLYZE_CONTRACTS_TOKEN": TOKEN},
-    )
-
-
 def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text(
         "import sys\n"
@@ -340,7 +316,7 @@ def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
         "    assert 'amlyze_contracts.contract.runner' not in sys.modules\n"
         "    assert 'amlyze_contracts.contract' not in sys.modules\n"
     )
-    done = _pytest(tmp_path)
+    done = run_pytest(tmp_path)
     assert done.returncode == 0, done.stdout
     assert "1 passed" in done.stdout
 
@@ -349,7 +325,7 @@ def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_plugin_runs_the_suite(tmp_path: Path) -> None:
     with running(token=TOKEN, bugs=["results-reversed"]) as url:
-        done = _pytest(
+        done = run_pytest(
             tmp_path, "--amlyze-base-url", url, "--amlyze-max-examples", "5",
             "--junitxml", str(tmp_path / "j.xml"),
         )  # fmt: skip

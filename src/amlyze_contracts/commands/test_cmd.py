@@ -1,8 +1,10 @@
 """``amlyze-contracts test``: contract-test a running implementation.
 
-Exit codes: 0 every check held, 1 at least one contract violation, 2 a usage error or
-the server unreachable at start. The token is read from ``--token`` or
-``AMLYZE_CONTRACTS_TOKEN`` and is never printed.
+Exit codes: 0 every check held, 1 at least one contract violation (a failure that
+reproduced), 2 a usage error or a misconfigured run: no token, an unreadable or
+misspelt config, the server unreachable, the credentials rejected, none of the
+operations at the base URL (one line on stderr naming the cause). The token is read
+from ``--token`` or ``AMLYZE_CONTRACTS_TOKEN`` and is never printed.
 """
 
 from __future__ import annotations
@@ -65,7 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="per-request timeout (default 10)",
     )
-    parser.add_argument("--seed", type=int, metavar="N", help="Hypothesis seed (reproducible runs)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="replay a run's requests (default: a random seed, printed and reported)",
+    )
     parser.add_argument(
         "--config", metavar="FILE", help="TOML: [server], [fixtures], [classifiers], [run]"
     )
@@ -86,7 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-schemathesis", action="store_true", help="skip the generic Schemathesis phase"
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line, summary only")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line; only failures and the summary"
+    )
 
 
 def _check_url(name: str, url: str) -> str:
@@ -99,24 +108,22 @@ def _check_url(name: str, url: str) -> str:
 def build_options(args: argparse.Namespace) -> Any:
     """Options from the config file, then the command line (which wins)."""
     from ..contract.config import (
-        OPERATIONS as ALL,
-    )
-    from ..contract.config import (
+        NO_TOKEN,
         ConfigError,
         Fixtures,
         Options,
         brm_base,
         fixtures_from,
-        in_ci,
         load_config,
         token_from,
+    )
+    from ..contract.config import (
+        OPERATIONS as ALL,
     )
 
     data: dict[str, Any] = load_config(args.config) if args.config else {}
     server = data.get("server") or {}
     run = data.get("run") or {}
-    if "token" in server:
-        raise ConfigError("a token does not belong in a config file; use AMLYZE_CONTRACTS_TOKEN")
     base_url = args.base_url or server.get("base_url")
     if not base_url:
         raise ConfigError("--base-url is required (or [server] base_url in --config)")
@@ -134,16 +141,18 @@ def build_options(args: argparse.Namespace) -> Any:
     only = tuple(args.only) if args.only else tuple(run.get("only", ALL))
     if unknown := set(only) - set(ALL):
         raise ConfigError(f"unknown operations: {', '.join(sorted(unknown))}")
+    token = token_from(args.token)
+    if token is None:
+        raise ConfigError(NO_TOKEN)
     return Options(
         base_url=base_url,
         brm_base_url=brm_url,
-        token=token_from(args.token),
+        token=token,
         only=tuple(op for op in ALL if op in only),
         max_examples=int(pick("max_examples", args.max_examples, 25)),
         time_budget=float(pick("time_budget", args.time_budget, 50.0)),
         timeout=float(pick("timeout", args.timeout, 10.0)),
         seed=pick("seed", args.seed, None),
-        derandomize=in_ci(),
         read_only=bool(pick("read_only", args.read_only, False)),
         fail_on=args.fail_on,
         schemathesis=not args.no_schemathesis,
@@ -152,7 +161,7 @@ def build_options(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..contract.config import ConfigError
+    from ..contract.config import ConfigError, Misconfigured
 
     prog = "amlyze-contracts test"
     try:
@@ -160,25 +169,17 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if options.token is None:
-        from ..server.fixtures import DEFAULT_TOKEN
-
-        print(
-            f"{prog}: no token given (--token or AMLYZE_CONTRACTS_TOKEN); "
-            "using the default profile's token",
-            file=sys.stderr,
-        )
-        options = options.with_(token=DEFAULT_TOKEN)
 
     from ..contract import report
-    from ..contract.runner import Runner, Unreachable
+    from ..contract.suite import run as run_suite
 
     try:
-        result = Runner(options, progress=None if args.quiet else sys.stderr).run()
-    except Unreachable as exc:
-        print(f"{prog}: server unreachable: {exc}", file=sys.stderr)
+        result = run_suite(options, progress=None if args.quiet else sys.stderr)
+    except Misconfigured as exc:
+        # One line naming the cause, before (instead of) any violation.
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    report.write_text(result, sys.stdout)
+    report.write_text(result, sys.stdout, quiet=args.quiet)
     try:
         if args.report_json:
             report.write_json(result, args.report_json)
@@ -186,5 +187,13 @@ def run(args: argparse.Namespace) -> int:
             report.write_junit(result, args.junit_xml)
     except OSError as exc:
         print(f"{prog}: cannot write report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if result.ok and not result.judged:
+        # Not a pass: nothing was decided (the notes above say which requests were cut).
+        print(
+            f"{prog}: no check was judged within --time-budget {options.time_budget:g} s "
+            f"(--timeout {options.timeout:g} s); raise the budget or lower the timeout",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return EXIT_OK if result.ok else EXIT_VIOLATIONS

@@ -44,6 +44,8 @@ class Received:
     truncated: bool = False
     # Cut by the run's time budget, not by the request's own timeout: not judged.
     out_of_budget: bool = False
+    # No connection could be made (refused, no route, unknown host): nothing answered.
+    unreachable: bool = False
 
     @property
     def content_type(self) -> str:
@@ -172,6 +174,7 @@ class Client:
             return Received(
                 elapsed=time.monotonic() - started,
                 error=f"transport error: {type(exc).__name__}: {text}",
+                unreachable=isinstance(exc, httpx.ConnectError),
             )
         finally:
             self._clock.stop()

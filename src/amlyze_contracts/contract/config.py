@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..classifiers import KNOWN_CLASSIFIERS
+from ..schema_check import closest
 from ..server import fixtures
 
 TOKEN_ENV = "AMLYZE_CONTRACTS_TOKEN"
@@ -25,6 +27,14 @@ DEFAULT_BRM_PATH = "/brm/prepayBalanceManagement/v1"
 
 class ConfigError(Exception):
     """The config file or an option is unusable (exit code 2)."""
+
+
+class Misconfigured(Exception):
+    """The run cannot judge the server: unreachable, credentials rejected, or none of
+    the operations at the base URL (exit code 2, one message naming the cause)."""
+
+
+NO_TOKEN = f"no token: pass --token or set {TOKEN_ENV} (the suite never guesses one)"
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,7 @@ class Options:
     max_examples: int = 25
     time_budget: float = 50.0
     timeout: float = 10.0
-    seed: int | None = None
-    derandomize: bool = False
+    seed: int | None = None  # None: the run picks one (printed and reported)
     read_only: bool = False
     fail_on: str = "warning"  # a failed check of at least this severity fails the run
     schemathesis: bool = True  # the generic fuzzing phase
@@ -66,42 +75,91 @@ class Options:
         return replace(self, **changes)
 
 
+# Every key a --config file may hold, per table: a misspelt key is an error (with a
+# did-you-mean), never silently ignored. [classifiers] maps classifier names to codes.
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "server": ("base_url", "brm_base_url"),
+    "run": ("only", "max_examples", "time_budget", "timeout", "seed", "read_only"),
+    "fixtures": ("customers", "brm_ids", "brm_types"),
+    "classifiers": KNOWN_CLASSIFIERS,
+}
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    guess = closest(name, tuple(known))
+    return f"unknown {what} {name!r}" + (f" (did you mean {guess!r}?)" if guess else "")
+
+
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of strings")
     return tuple(value)
 
 
+def _check_value(table: str, key: str, value: Any, source: str) -> None:
+    where = f"{source}: {table}.{key}"
+    if table == "server":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string")
+    elif table in ("fixtures", "classifiers") or key == "only":
+        _strings(value, where)
+        if key == "only":
+            for name in value:
+                if name not in OPERATIONS:
+                    raise ConfigError(f"{where}: " + _unknown("operation", name, OPERATIONS))
+    elif key in ("max_examples", "seed"):
+        least = 1 if key == "max_examples" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{where} must be an integer of at least {least}")
+    elif key in ("time_budget", "timeout"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigError(f"{where} must be a number greater than 0")
+    elif key == "read_only" and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false")
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    """A TOML config: ``[server]``, ``[fixtures]``, ``[classifiers]``, ``[run]`` tables."""
+    """A TOML config: ``[server]``, ``[fixtures]``, ``[classifiers]``, ``[run]`` tables,
+    every key and value checked (:data:`CONFIG_KEYS`)."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = {"server", "fixtures", "classifiers", "run"}
-    if unknown := set(data) - known:
-        raise ConfigError(f"{path}: unknown tables {', '.join(sorted(unknown))}")
+    for table, content in data.items():
+        if table not in CONFIG_KEYS:
+            raise ConfigError(
+                f"{path}: " + _unknown("table", f"[{table}]", [f"[{t}]" for t in CONFIG_KEYS])
+            )
+        if not isinstance(content, dict):
+            raise ConfigError(f"{path}: {table} must be a table ([{table}])")
+        for key, value in content.items():
+            if table == "server" and key == "token":
+                raise ConfigError(
+                    f"{path}: a token does not belong in a config file; use {TOKEN_ENV}"
+                )
+            if key not in CONFIG_KEYS[table]:
+                raise ConfigError(
+                    f"{path}: "
+                    + _unknown(
+                        "key", f"{table}.{key}", [f"{table}.{k}" for k in CONFIG_KEYS[table]]
+                    )
+                )
+            _check_value(table, key, value, str(path))
     return data
 
 
 def fixtures_from(data: Mapping[str, Any], source: str = "config") -> Fixtures:
+    """The fixtures of a config checked by :func:`load_config`."""
     base = Fixtures()
     table = data.get("fixtures") or {}
-    changes: dict[str, Any] = {}
-    if "customers" in table:
-        changes["customers"] = _strings(table["customers"], f"{source}: fixtures.customers")
-    if "brm_ids" in table:
-        changes["brm_ids"] = _strings(table["brm_ids"], f"{source}: fixtures.brm_ids")
-    if "brm_types" in table:
-        changes["brm_types"] = _strings(table["brm_types"], f"{source}: fixtures.brm_types")
-    if unknown := set(table) - {"customers", "brm_ids", "brm_types"}:
-        raise ConfigError(f"{source}: unknown fixtures keys {', '.join(sorted(unknown))}")
-    classifiers = data.get("classifiers")
-    if classifiers is not None:
-        if not isinstance(classifiers, dict):
-            raise ConfigError(f"{source}: [classifiers] must map names to code lists")
+    changes: dict[str, Any] = {
+        key: _strings(table[key], f"{source}: fixtures.{key}")
+        for key in CONFIG_KEYS["fixtures"]
+        if key in table
+    }
+    if classifiers := data.get("classifiers"):
         merged = dict(base.classifiers)
         for name, codes in classifiers.items():
             merged[name] = frozenset(_strings(codes, f"{source}: classifiers.{name}"))

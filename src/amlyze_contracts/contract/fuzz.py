@@ -31,7 +31,8 @@ import copy
 import functools
 import json
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,10 +40,33 @@ from ..specs import operation
 from ..validation import validate_request
 from .checks import Case, CheckFailure, ItemExpect
 from .client import Received, Sent
-from .config import BRM_OPERATION
+from .config import BRM_OPERATION, Options
+from .scenarios import Endpoints
 
-if TYPE_CHECKING:
-    from .runner import Runner
+# A judge beyond the suite's own checks: (rule ids it applied, failures).
+Judge = Callable[[Case, Received], tuple[list[str], list[CheckFailure]]]
+
+
+class Suite(Protocol):
+    """What this phase needs from a run (the runner, without importing it)."""
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def endpoints(self) -> Endpoints: ...
+
+    def out_of_time(self) -> bool: ...
+
+    def exchange(self, case: Case, extra: Judge | None = None) -> list[CheckFailure]:
+        """Send, judge by every check and ``extra``, re-send failures on a fresh
+        connection, record; the failures that reproduced."""
+        ...
+
+    def explore(
+        self, strategy: Any, send: Callable[[Any], list[CheckFailure]], max_examples: int
+    ) -> None: ...
+
 
 SPEC_NAMES = {
     "batchAccounts": "batch-accounts",
@@ -137,8 +161,7 @@ def _st_response(sent: Sent, received: Received) -> Any:
     )
 
 
-def _our_case(runner: Runner, operation_id: str, st_case: Any, sent: Sent, mode: str) -> Case:
-    options = runner.options
+def _our_case(options: Options, operation_id: str, st_case: Any, sent: Sent, mode: str) -> Case:
     label = f"schemathesis: {mode}"
     auth = {k.lower(): v for k, v in sent.headers.items()}.get("authorization") or ""
     scheme, _, credentials = auth.partition(" ")
@@ -211,11 +234,38 @@ def _echo_conflict(case: Case) -> bool:
     return False
 
 
-def run(runner: Runner) -> None:
+def _judge(
+    checks: list[Any], st_case: Any, case: Case, received: Received
+) -> tuple[list[str], list[CheckFailure]]:
+    """Schemathesis's own response checks, each reported under its contract rule."""
     from schemathesis.core.failures import Failure
+
+    if received.error:
+        return [], []
+    response = _st_response(case.sent, received)
+    rules: list[str] = []
+    failures: list[CheckFailure] = []
+    for check in checks:
+        if check.__name__ == "response_schema_conformance" and _echo_conflict(case):
+            continue
+        rule = CHECK_RULES[check.__name__]
+        rules.append(rule)
+        try:
+            st_case.validate_response(response, checks=[check])
+        except BaseExceptionGroup as group:
+            for exc in group.exceptions:
+                if isinstance(exc, Failure):
+                    message = f"schemathesis {check.__name__}: {exc.title}. {exc.message}"
+                    failures.append(CheckFailure(rule, message.strip()))
+        except Failure as exc:
+            failures.append(CheckFailure(rule, f"schemathesis {check.__name__}: {exc.title}"))
+    return rules, failures
+
+
+def run(suite: Suite) -> None:
     from schemathesis.generation import GenerationMode
 
-    options = runner.options
+    options = suite.options
     checks = _checks()
     per_mode = max(1, options.max_examples // 2)
     for operation_id in options.only:
@@ -223,9 +273,9 @@ def run(runner: Runner) -> None:
         if options.read_only and op.method != "GET":
             continue
         base = (
-            runner.endpoints.brm_base_url
+            suite.endpoints.brm_base_url
             if operation_id == BRM_OPERATION
-            else runner.endpoints.base_url
+            else suite.endpoints.base_url
         )
         api_op = _api_operation(operation_id)
         auth = {"Authorization": f"Bearer {options.token}"} if options.token else {}
@@ -233,7 +283,7 @@ def run(runner: Runner) -> None:
             ("positive", GenerationMode.POSITIVE),
             ("negative", GenerationMode.NEGATIVE),
         ):
-            if runner.out_of_time():
+            if suite.out_of_time():
                 return
 
             def send(
@@ -244,36 +294,7 @@ def run(runner: Runner) -> None:
                 auth: dict[str, str] = auth,
             ) -> list[CheckFailure]:
                 sent = _sent(st_case.as_transport_kwargs(base_url=base, headers=auth))
-                case = _our_case(runner, operation_id, st_case, sent, mode_name)
-                received = runner.execute(case)
-                failures = list(runner._last_failures)
-                if received.error:
-                    return failures
-                response = _st_response(sent, received)
-                for check in checks:
-                    if check.__name__ == "response_schema_conformance" and _echo_conflict(case):
-                        continue
-                    rule = CHECK_RULES[check.__name__]
-                    runner.result.stat(operation_id, rule).examples += 1
-                    try:
-                        st_case.validate_response(response, checks=[check])
-                    except BaseExceptionGroup as group:
-                        for exc in group.exceptions:
-                            if isinstance(exc, Failure):
-                                failure = CheckFailure(
-                                    rule,
-                                    f"schemathesis {check.__name__}: {exc.title}. {exc.message}".strip(),
-                                )
-                                failures.append(failure)
-                                runner.record_failure(
-                                    operation_id, failure, case.label, case.phase, sent, received
-                                )
-                    except Failure as exc:
-                        failure = CheckFailure(rule, f"schemathesis {check.__name__}: {exc.title}")
-                        failures.append(failure)
-                        runner.record_failure(
-                            operation_id, failure, case.label, case.phase, sent, received
-                        )
-                return failures
+                case = _our_case(suite.options, operation_id, st_case, sent, mode_name)
+                return suite.exchange(case, functools.partial(_judge, checks, st_case))
 
-            runner._explore(api_op.as_strategy(generation_mode=mode), send, per_mode)
+            suite.explore(api_op.as_strategy(generation_mode=mode), send, per_mode)
