@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 
-REDACTED = "***"
+from ..redact import REDACTED, redact_headers
+
+__all__ = ["REDACTED", "Client", "Received", "Sent", "curl", "redact_headers"]
 
 
 @dataclass(frozen=True)
@@ -143,16 +145,6 @@ def _decode(body: bytes, encoding: str) -> bytes:
     except zlib.error:
         return body
     return body
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    out = {}
-    for name, value in headers.items():
-        if name.lower() in ("authorization", "proxy-authorization", "cookie"):
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            value = f"{scheme} {REDACTED}" if scheme else REDACTED
-        out[name] = value
-    return out
 
 
 LARGE_BODY = 16 * 1024
