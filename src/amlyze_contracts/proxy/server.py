@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -746,4 +746,62 @@ def run(
     return asyncio.run(main())
 
 
-__all__ = ["NOT_VALIDATED_HEADER", "VIOLATIONS_HEADER", "Log", "Options", "Proxy", "Stats", "run"]
+__all__ = [
+    "NOT_VALIDATED_HEADER",
+    "VIOLATIONS_HEADER",
+    "Log",
+    "Options",
+    "Proxy",
+    "Stats",
+    "run",
+    "running",
+]
+
+
+@contextlib.contextmanager
+def running(
+    options: Options,
+    *,
+    validator: ExchangeValidator | None = None,
+    log: TextIO | None = None,
+    host: str = "127.0.0.1",
+) -> Iterator[tuple[str, Stats]]:
+    """Run the proxy on a free port in a background thread (tests, library use);
+    yields its base URL and its live counts, and stops it on exit."""
+    import io
+    import threading
+
+    started = threading.Event()
+    url: list[str] = []
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        holder["stop"] = stop = asyncio.Event()
+        holder["loop"] = asyncio.get_running_loop()
+        proxy = Proxy(
+            options, validator or ExchangeValidator(), Log(log or io.StringIO(), options.log_format)
+        )
+        holder["stats"] = proxy.stats
+
+        def announce(where: str) -> None:
+            url.append(where)
+            started.set()
+
+        await proxy.serve(host, 0, announce, stop)
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the caller
+            holder["error"] = exc
+            started.set()
+
+    thread = threading.Thread(target=target, name="amlyze-proxy", daemon=True)
+    thread.start()
+    if not started.wait(10) or "error" in holder:
+        raise RuntimeError(f"proxy did not start: {holder.get('error')!r}")
+    try:
+        yield url[0], holder["stats"]
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        thread.join(STOP_GRACE + 5)
