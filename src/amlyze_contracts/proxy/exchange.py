@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import orjson
 
 from ..report import Violation
+from ..specs import Spec
 
 if TYPE_CHECKING:
     from ..rules import RuleSet
-    from ..specs import Operation, Spec
+    from ..specs import Operation
 
 Classifiers = Mapping[str, Any] | str | Path | None
 
@@ -27,6 +29,7 @@ class Match(msgspec.Struct, frozen=True):
     """An exchange's operation and what its path and query said."""
 
     operation_id: str
+    spec: Spec  # passed on: saves the library a search of every bundled spec per call
     has_request_body: bool
     batch: bool
     params: Mapping[str, str]  # path parameters, then query parameters
@@ -81,11 +84,16 @@ class Matcher:
         found = self.operation(method, split.path)
         if found is None:
             return None
-        op, params = found
+        op, path_params = found
+        params = dict(path_params)  # the cached dict stays as found
         for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
             params.setdefault(name, value)
         return Match(
-            op.operation_id, op.request_schema is not None, op.batch_item is not None, params
+            op.operation_id,
+            op.spec,
+            op.request_schema is not None,
+            op.batch_item is not None,
+            params,
         )
 
 
@@ -117,6 +125,7 @@ class ExchangeValidator:
             rules=self.ruleset,
             classifiers=self.classifiers,
             item=False,
+            spec=match.spec,
             positions=False,
         )
         return report.violations
@@ -131,7 +140,12 @@ class ExchangeValidator:
     ) -> list[Violation]:
         request: Any
         if match.batch:
-            request = request_body or None
+            # Parsed here once: the library would re-read the bytes with positions
+            # (0.2 ms for 100 items), which the request/response rules never show.
+            try:
+                request = orjson.loads(request_body) if request_body else None
+            except orjson.JSONDecodeError:
+                request = request_body
         else:
             # The BRM read: the request/response rules compare echoes with these.
             request = {k: v for k, v in match.params.items() if k in ("id", "@type", "fields")}
@@ -142,5 +156,6 @@ class ExchangeValidator:
             headers=headers,
             request=request,
             rules=self.ruleset,
+            spec=match.spec,
         )
         return report.violations

@@ -103,6 +103,7 @@ class Record:
     clock: float = field(default_factory=time.perf_counter)
     violations: list[tuple[str, Violation]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    request_checked: bool = False
 
     @property
     def path(self) -> str:  # queries are not logged: they may carry identifiers
@@ -296,8 +297,8 @@ class Proxy:
             *headers,
             *([("Connection", "close")] if close else []),
         ]
-        writer.write(serialize_head(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", all_headers))
-        writer.write(body)
+        start = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
+        writer.write(serialize_head(start, all_headers) + body)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
 
@@ -347,16 +348,9 @@ class Proxy:
             self.log.event(rec, "bad-request", f"request body not received: {reason}")
             return False
 
-        if rec.match is not None and rec.match.has_request_body:
-            if request.complete:
-                found = await self._validate(
-                    len(request.data), self.validator.request, rec.match, request.data
-                )
-                self._found(rec, "request", found)
-            else:
-                self._note(
-                    rec, f"request body larger than --max-validate-bytes ({cap}): not validated"
-                )
+        if self.options.enforce:
+            await self._check_request(rec, request)
+        # else: validated while the upstream works on it (off the latency path)
 
         if self.options.enforce and any(v.severity == "error" for _k, v in rec.violations):
             self.stats.enforced += 1
@@ -413,10 +407,11 @@ class Proxy:
                 for attempt in (1, 2):
                     ureader, uwriter, reused = await upstream.connect()
                     conn = (ureader, uwriter)
-                    uwriter.write(out_head)
+                    # Head and body in one write: one send() on the common path.
                     if request.complete:
-                        uwriter.write(request.data)
+                        uwriter.write(out_head + request.data)
                     else:
+                        uwriter.write(out_head)
                         uwriter.write(chunk(request.data) if chunked_out else request.data)
                         assert request.rest is not None
                         async for piece in request.rest:
@@ -426,6 +421,7 @@ class Proxy:
                             uwriter.write(LAST_CHUNK)
                     try:
                         await uwriter.drain()
+                        await self._check_request(rec, request)
                         rhead = await read_head(ureader)
                     except ConnectionError:
                         rhead = None
@@ -467,6 +463,7 @@ class Proxy:
             and response.complete
         )
         rheaders = forwarded_headers(rhead)
+        await self._check_request(rec, request)
         if response.complete:
             decoded = await self._response_checks(rec, request, status, rhead, response.data)
             if reusable:
@@ -476,8 +473,7 @@ class Proxy:
             out = [*rheaders, ("Content-Length", str(len(response.data))), *self._headers(rec)]
             if close:
                 out.append(("Connection", "close"))
-            writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out))
-            writer.write(response.data)
+            writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out) + response.data)
             self._finish(rec, head, request, status, rhead.headers, decoded, response.data, waited)
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
@@ -525,6 +521,21 @@ class Proxy:
         self._finish(rec, head, request, status, rhead.headers, None, None, waited)
         return not close
 
+    async def _check_request(self, rec: Record, request: Body) -> None:
+        if rec.request_checked:
+            return
+        rec.request_checked = True
+        if rec.match is None or not rec.match.has_request_body:
+            return
+        if not request.complete:
+            cap = self.options.max_validate_bytes
+            self._note(rec, f"request body larger than --max-validate-bytes ({cap}): not validated")
+            return
+        found = await self._validate(
+            len(request.data), self.validator.request, rec.match, request.data
+        )
+        self._found(rec, "request", found)
+
     async def _response_checks(
         self, rec: Record, request: Body, status: int, rhead: Head, data: bytes
     ) -> bytes | None:
@@ -560,6 +571,7 @@ class Proxy:
         message: str,
     ) -> bool:
         close = close or not request.complete  # unread request bytes: the connection ends
+        await self._check_request(rec, request)
         if status == 504:
             self.stats.gateway_timeout += 1
         else:
