@@ -345,7 +345,7 @@ def test_signal_exit_code_and_summary(sig: signal.Signals, tmp_path: Path) -> No
             proc.send_signal(sig)
             _out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
-        assert "summary: 1 exchanges (1 validated" in err
+        assert "summary: 1 exchange (1 validated" in err
         assert DEFAULT_TOKEN not in err
         with proxy_process("--upstream", upstream, "--log", log_path, "--log-format", "json") as (
             url,
@@ -355,9 +355,59 @@ def test_signal_exit_code_and_summary(sig: signal.Signals, tmp_path: Path) -> No
             proc.send_signal(sig)
             _out, err = proc.communicate(timeout=20)
         assert proc.returncode == 1, err
-        assert "1 errors, 0 warnings in 1 exchanges" in err
+        assert "1 error, 0 warnings in 1 exchange" in err
         events = [
             json.loads(line) for line in Path(log_path).read_text(encoding="utf-8").splitlines()
         ]
         assert [e["event"] for e in events] == ["violation", "summary"]
         assert events[-1]["errors"] == 1
+
+
+def _ci_recipe() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### In CI: wrap the client's test run")
+    block = readme[start:].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "pytest tests/integration" in block
+    return block
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("broken", "expected"), [(False, 0), (True, 1)])
+def test_readme_ci_recipe_fails_the_job_on_a_violation(
+    tmp_path: Path, broken: bool, expected: int
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "body.json").write_bytes(_broken_batch() if broken else batch(2))
+    client = (
+        f'sh -c \'curl -sf -H "Authorization: Bearer {DEFAULT_TOKEN}"'
+        ' -H "Content-Type: application/json" --data-binary @body.json'
+        ' "$AMLYZE_BASE_URL/amlyze-ws-rest/batch-accounts"\''
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = _ci_recipe().replace("pytest tests/integration", client)
+    script = script.replace("PORT=8081", f"PORT={port}")
+    with reference() as upstream:
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "AMLYZE_SANDBOX_URL": upstream,
+        }
+        # Its own process group: on a hang, the proxy it started goes too.
+        proc = subprocess.Popen(
+            ["sh", "-c", script], cwd=tmp_path, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == expected, err
+    assert json.loads((tmp_path / "traffic.har").read_text(encoding="utf-8"))["log"]["entries"]
+    events = [json.loads(line) for line in (tmp_path / "proxy.log").read_text().splitlines()]
+    assert events[-1]["event"] == "summary" and events[-1]["errors"] == (1 if broken else 0)

@@ -80,12 +80,14 @@ class Stats:
     gateway_timeout: int = 0
 
     def line(self) -> str:
+        from ..cli_output import plural
+
         return (
-            f"{self.exchanges} exchanges ({self.validated} validated, {self.not_validated} not "
-            f"validated, {self.unmatched} of no operation): {self.errors} errors, "
-            f"{self.warnings} warnings in {self.with_violations} exchanges; "
-            f"{self.enforced} rejected by --enforce, {self.bad_gateway} answered 502, "
-            f"{self.gateway_timeout} answered 504"
+            f"{plural(self.exchanges, 'exchange')} ({self.validated} validated, "
+            f"{self.not_validated} not validated, {self.unmatched} of no operation): "
+            f"{plural(self.errors, 'error')}, {plural(self.warnings, 'warning')} in "
+            f"{plural(self.with_violations, 'exchange')}; {self.enforced} rejected by "
+            f"--enforce, {self.bad_gateway} answered 502, {self.gateway_timeout} answered 504"
         )
 
 
