@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -33,8 +34,18 @@ TARGET_ADDED_MS = 2.0
 TARGET_THROUGHPUT = 0.5
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def proxy_process(upstream: str) -> Iterator[str]:
+def proxy_process(upstream: str) -> Iterator[tuple[str, int]]:
     args = [
         sys.executable,
         "-m",
@@ -51,7 +62,7 @@ def proxy_process(upstream: str) -> Iterator[str]:
         line = proc.stdout.readline()
         if not line.startswith("proxying on "):
             raise RuntimeError(f"proxy did not start: {line!r}")
-        yield line.split()[2]
+        yield line.split()[2], proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -81,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     per_run = args.requests
     bodies = make_bodies(2 * args.warmup + 2 * args.rounds * per_run, args.items)
     rows: list[dict[str, float]] = []
-    with server_process(None) as direct, proxy_process(direct) as proxied:
+    proxy_cpu = 0.0
+    with server_process(None) as direct, proxy_process(direct) as (proxied, pid):
         for url in (direct, proxied):  # warm both paths (imports, compiled rules)
             timed(url, [bodies.pop() for _ in range(args.warmup)], args.concurrency, args.items)
         for round_ in range(args.rounds):
@@ -91,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             got: dict[str, tuple[list[float], float]] = {}
             for name, url in order:
                 chunk = [bodies.pop() for _ in range(per_run)]
+                before = cpu_seconds(pid)
                 got[name] = timed(url, chunk, args.concurrency, args.items)
+                if name == "proxy":
+                    proxy_cpu += cpu_seconds(pid) - before
             d_lat, d_rps = got["direct"]
             p_lat, p_rps = got["proxy"]
             rows.append(
@@ -133,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| throughput >= {TARGET_THROUGHPUT:g}x direct | {ratio:.2f}x | "
         f"{'yes' if ratio >= TARGET_THROUGHPUT else 'NO'} |"
     )
+    cpu_ms = proxy_cpu / (args.rounds * per_run) * 1000
+    print(f"\nproxy CPU time per exchange (user + system, /proc): {cpu_ms:.2f} ms")
     print(json.dumps({"benchmark": "proxy_latency", "added_p50_ms": round(added_ms, 3),
-                      "throughput_ratio": round(ratio, 3), "rounds": rows}))  # fmt: skip
+                      "throughput_ratio": round(ratio, 3), "proxy_cpu_ms": round(cpu_ms, 3),
+                      "rounds": rows}))  # fmt: skip
     return 0
 
 
