@@ -118,6 +118,20 @@ class Record:
         return text
 
 
+JSON_TYPE = [("Content-Type", "application/json")]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The response an exchange ended with, as the HAR entry records it."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    decoded: bytes | None  # the body as validated (None: not kept, too large or undecodable)
+    raw: bytes | None  # as sent (None: streamed through, not kept)
+    waited: float = 0.0  # seconds until the upstream's head
+
+
 def _secrets(head: Head) -> tuple[str, ...]:
     """Credentials this request carries: scrubbed from every text the proxy writes
     (an upstream may echo them in a body)."""
@@ -362,9 +376,7 @@ class Proxy:
                 violations=violations,
             )  # fmt: skip
             await self._answer(writer, 400, body, close=close, headers=self._headers(rec))
-            self._finish(
-                rec, head, request, 400, [("Content-Type", "application/json")], body, None
-            )
+            self._finish(rec, head, request, Answer(400, JSON_TYPE, body, body))
             return not close
 
         return await self._forward(rec, head, request, framing.kind, upstream, upstream_target,
@@ -476,7 +488,9 @@ class Proxy:
             if close:
                 out.append(("Connection", "close"))
             writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out) + response.data)
-            self._finish(rec, head, request, status, rhead.headers, decoded, response.data, waited)
+            self._finish(
+                rec, head, request, Answer(status, rhead.headers, decoded, response.data, waited)
+            )
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
             return not close
@@ -514,13 +528,13 @@ class Proxy:
             self._note(rec, f"response stream cut: {reason}")
             uwriter.close()
             writer.transport.abort()
-            self._finish(rec, head, request, status, rhead.headers, None, None, waited)
+            self._finish(rec, head, request, Answer(status, rhead.headers, None, None, waited))
             return False
         if rframing.kind != "close" and "close" not in rhead.tokens("connection"):
             upstream.release(ureader, uwriter)
         else:
             uwriter.close()
-        self._finish(rec, head, request, status, rhead.headers, None, None, waited)
+        self._finish(rec, head, request, Answer(status, rhead.headers, None, None, waited))
         return not close
 
     async def _check_request(self, rec: Record, request: Body) -> None:
@@ -581,7 +595,7 @@ class Proxy:
         self.log.event(rec, "upstream-timeout" if status == 504 else "upstream-error", message)
         body = error_body(rec.target, status, message)
         await self._answer(writer, status, body, close=close, headers=self._headers(rec))
-        self._finish(rec, head, request, status, [("Content-Type", "application/json")], body, body)
+        self._finish(rec, head, request, Answer(status, JSON_TYPE, body, body))
         return not close
 
     @staticmethod
@@ -619,17 +633,7 @@ class Proxy:
             out.append((NOT_VALIDATED_HEADER, "; ".join(rec.notes)))
         return out
 
-    def _finish(
-        self,
-        rec: Record,
-        head: Head,
-        request: Body,
-        status: int,
-        response_headers: list[tuple[str, str]],
-        decoded: bytes | None,
-        raw: bytes | None,
-        waited: float = 0.0,
-    ) -> None:
+    def _finish(self, rec: Record, head: Head, request: Body, answer: Answer) -> None:
         """Count the exchange and record it."""
         stats = self.stats
         errors = sum(1 for _k, v in rec.violations if v.severity == "error")
@@ -643,21 +647,12 @@ class Proxy:
         else:
             stats.validated += 1
         if self.har is not None:
-            self.har.add(
-                self._entry(rec, head, request, status, response_headers, decoded, raw, waited)
-            )
+            self.har.add(self._entry(rec, head, request, answer))
 
-    def _entry(
-        self,
-        rec: Record,
-        head: Head,
-        request: Body,
-        status: int,
-        response_headers: list[tuple[str, str]],
-        decoded: bytes | None,
-        raw: bytes | None,
-        waited: float,
-    ) -> dict[str, Any]:
+    def _entry(self, rec: Record, head: Head, request: Body, answer: Answer) -> dict[str, Any]:
+        status, response_headers, decoded, raw, waited = (
+            answer.status, answer.headers, answer.decoded, answer.raw, answer.waited
+        )  # fmt: skip
         total = (time.perf_counter() - rec.clock) * 1000
         mime = head.get("content-type") or ""
         post = None
