@@ -107,10 +107,10 @@ class ExchangeValidator:
         classifiers: Classifiers = None,
         specs: list[Spec] | None = None,
     ) -> None:
-        from ..rules import load_rules
-        from ..validation import validate_request, validate_response
+        # The public entry points: the one rule set, wherever the engine lives.
+        from .. import validate_request, validate_response
 
-        self.ruleset = rules if rules is not None else load_rules()
+        self.ruleset = rules  # None: the bundled rules
         self.classifiers = classifiers
         self.matcher = Matcher(specs)
         self._validate_request = validate_request
