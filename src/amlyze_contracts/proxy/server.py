@@ -375,8 +375,8 @@ class Proxy:
                 target, 400, "request rejected by amlyze-contracts proxy --enforce",
                 violations=violations,
             )  # fmt: skip
-            await self._answer(writer, 400, body, close=close, headers=self._headers(rec))
             self._finish(rec, head, request, Answer(400, JSON_TYPE, body, body))
+            await self._answer(writer, 400, body, close=close, headers=self._headers(rec))
             return not close
 
         return await self._forward(rec, head, request, framing.kind, upstream, upstream_target,
@@ -487,10 +487,11 @@ class Proxy:
             out = [*rheaders, ("Content-Length", str(len(response.data))), *self._headers(rec)]
             if close:
                 out.append(("Connection", "close"))
-            writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out) + response.data)
+            # Recorded before it is passed on: a client that has its answer finds it in the HAR.
             self._finish(
                 rec, head, request, Answer(status, rhead.headers, decoded, response.data, waited)
             )
+            writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out) + response.data)
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
             return not close
@@ -594,8 +595,8 @@ class Proxy:
             self.stats.bad_gateway += 1
         self.log.event(rec, "upstream-timeout" if status == 504 else "upstream-error", message)
         body = error_body(rec.target, status, message)
-        await self._answer(writer, status, body, close=close, headers=self._headers(rec))
         self._finish(rec, head, request, Answer(status, JSON_TYPE, body, body))
+        await self._answer(writer, status, body, close=close, headers=self._headers(rec))
         return not close
 
     @staticmethod
