@@ -411,3 +411,26 @@ def test_readme_ci_recipe_fails_the_job_on_a_violation(
     assert json.loads((tmp_path / "traffic.har").read_text(encoding="utf-8"))["log"]["entries"]
     events = [json.loads(line) for line in (tmp_path / "proxy.log").read_text().splitlines()]
     assert events[-1]["event"] == "summary" and events[-1]["errors"] == (1 if broken else 0)
+
+
+def test_an_internal_error_costs_one_connection_not_the_proxy() -> None:
+    from amlyze_contracts.proxy.exchange import ExchangeValidator
+
+    validator = ExchangeValidator()
+    real = validator.matcher.match
+
+    def match(method: str, target: str) -> object:
+        if "explode" in target:
+            raise RuntimeError("boom")
+        return real(method, target)
+
+    validator.matcher.match = match  # type: ignore[method-assign,assignment]
+    log = io.StringIO()
+    with (
+        hostile() as upstream,
+        running(Options(upstream=upstream.url), validator=validator, log=log) as (url, _s),
+    ):
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(url + "/explode")
+        assert httpx.post(url + "/sink", content=b"{}").json() == {"received": 2}
+    assert "internal-error: RuntimeError: boom (please report)" in log.getvalue()

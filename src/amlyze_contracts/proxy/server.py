@@ -293,6 +293,8 @@ class Proxy:
                     return
         except (ConnectionError, asyncio.CancelledError):
             return
+        except Exception as exc:  # a bug here must cost one connection, not the proxy
+            self.log.event(None, "internal-error", f"{type(exc).__name__}: {exc} (please report)")
         finally:
             self._connections.discard(task)
             writer.close()
