@@ -434,3 +434,28 @@ def test_an_internal_error_costs_one_connection_not_the_proxy() -> None:
             httpx.get(url + "/explode")
         assert httpx.post(url + "/sink", content=b"{}").json() == {"received": 2}
     assert "internal-error: RuntimeError: boom (please report)" in log.getvalue()
+
+
+def test_the_proxys_own_answers_are_not_judged_as_the_upstreams(tmp_path: Path) -> None:
+    from amlyze_contracts.cli import main
+
+    har_path = str(tmp_path / "own.har")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = Options(upstream=f"http://127.0.0.1:{port}", har=har_path, enforce=True)
+    with running(options) as (url, _s):
+        assert httpx.post(url + ACCOUNTS, content=batch(1), headers=AUTH).status_code == 502
+        assert httpx.post(url + ACCOUNTS, content=_broken_batch(), headers=AUTH).status_code == 400
+    entries = json.loads(Path(har_path).read_text(encoding="utf-8"))["log"]["entries"]
+    assert [e["_amlyzeContracts"]["answeredBy"] for e in entries] == ["proxy", "proxy"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["validate", "--har", har_path, "--format", "json"])
+    # Only the requests are judged: a 502 is not an undocumented status of the upstream.
+    report = json.loads(out.getvalue())
+    assert [f["path"].rsplit("#", 1)[1] for f in report["files"]] == [
+        "/log/entries/0/request",
+        "/log/entries/1/request",
+    ]
+    assert code == 1 and report["summary"]["errors"] == 1

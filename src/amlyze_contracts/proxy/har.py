@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 CREATOR = {"name": "amlyze-contracts proxy", "version": __version__}
 _TAIL = b"\n]}}\n"
+PRIVATE = "_amlyzeContracts"  # our member of an entry (HAR 1.2: custom names start with _)
 
 
 class HarError(Exception):
@@ -111,7 +112,10 @@ class HarExchange:
         self.status = 0
         self.response_headers: dict[str, str] = {}
         self.response_body: bytes | None = None
-        if isinstance(response, Mapping):
+        ours = entry.get(PRIVATE)
+        # The proxy's own answers (400 of --enforce, 502, 504) are not the upstream's.
+        by_proxy = isinstance(ours, Mapping) and ours.get("answeredBy") == "proxy"
+        if isinstance(response, Mapping) and not by_proxy:
             status = response.get("status")
             self.status = status if isinstance(status, int) and not isinstance(status, bool) else 0
             for header in response.get("headers") or []:

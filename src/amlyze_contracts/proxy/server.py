@@ -130,6 +130,7 @@ class Answer:
     decoded: bytes | None  # the body as validated (None: not kept, too large or undecodable)
     raw: bytes | None  # as sent (None: streamed through, not kept)
     waited: float = 0.0  # seconds until the upstream's head
+    by_proxy: bool = False  # the proxy's own 400/502/504, not the upstream's
 
 
 def _secrets(head: Head) -> tuple[str, ...]:
@@ -366,20 +367,19 @@ class Proxy:
             self.log.event(rec, "bad-request", f"request body not received: {reason}")
             return False
 
+        # Without --enforce the request is validated while the upstream works on it.
         if self.options.enforce:
             await self._check_request(rec, request)
-        # else: validated while the upstream works on it (off the latency path)
-
-        if self.options.enforce and any(v.severity == "error" for _k, v in rec.violations):
-            self.stats.enforced += 1
-            violations = [v.to_dict() for _k, v in rec.violations]
-            body = error_body(
-                target, 400, "request rejected by amlyze-contracts proxy --enforce",
-                violations=violations,
-            )  # fmt: skip
-            self._finish(rec, head, request, Answer(400, JSON_TYPE, body, body))
-            await self._answer(writer, 400, body, close=close, headers=self._headers(rec))
-            return not close
+            if any(v.severity == "error" for _k, v in rec.violations):
+                self.stats.enforced += 1
+                violations = [v.to_dict() for _k, v in rec.violations]
+                body = error_body(
+                    target, 400, "request rejected by amlyze-contracts proxy --enforce",
+                    violations=violations,
+                )  # fmt: skip
+                self._finish(rec, head, request, Answer(400, JSON_TYPE, body, body, by_proxy=True))
+                await self._answer(writer, 400, body, close=close, headers=self._headers(rec))
+                return not close
 
         return await self._forward(rec, head, request, framing.kind, upstream, upstream_target,
                                    writer, close)  # fmt: skip
@@ -597,7 +597,7 @@ class Proxy:
             self.stats.bad_gateway += 1
         self.log.event(rec, "upstream-timeout" if status == 504 else "upstream-error", message)
         body = error_body(rec.target, status, message)
-        self._finish(rec, head, request, Answer(status, JSON_TYPE, body, body))
+        self._finish(rec, head, request, Answer(status, JSON_TYPE, body, body, by_proxy=True))
         await self._answer(writer, status, body, close=close, headers=self._headers(rec))
         return not close
 
@@ -715,8 +715,9 @@ class Proxy:
                 "wait": round(waited * 1000, 3),
                 "receive": round(max(total - waited * 1000, 0), 3),
             },
-            "_amlyzeContracts": {
+            har.PRIVATE: {
                 "exchange": rec.number,
+                "answeredBy": "proxy" if answer.by_proxy else "upstream",
                 "operation": rec.match.operation_id if rec.match else None,
                 "violations": [
                     {"kind": k, **v.to_dict(), "message": rec.scrub(v.message)}
