@@ -200,6 +200,20 @@ async def buffer_body(pieces: AsyncIterator[bytes], cap: int) -> Body:
     return Body(b"".join(parts))
 
 
+async def read_body(reader: asyncio.StreamReader, framing: Framing, cap: int) -> Body:
+    """A body buffered up to ``cap`` (see :func:`buffer_body`); a known length within
+    the cap is read in one call, the common case."""
+    if framing.kind == "none":
+        return Body(b"")
+    if framing.kind == "length" and framing.length <= cap:
+        try:
+            return Body(await reader.readexactly(framing.length))
+        except asyncio.IncompleteReadError as exc:
+            left = framing.length - len(exc.partial)
+            raise ProtocolError(f"connection closed {left} bytes before the body's end") from None
+    return await buffer_body(body_pieces(reader, framing), cap)
+
+
 def decode(data: bytes, coding: str, cap: int) -> bytes | None:
     """``data`` decoded (gzip or deflate), or None when undecodable, an unknown
     coding, or more than ``cap`` bytes once decoded (a compression bomb stops here)."""

@@ -36,11 +36,10 @@ from .http import (
     ProtocolError,
     Upstream,
     accept_encoding,
-    body_pieces,
-    buffer_body,
     chunk,
     decode,
     forwarded_headers,
+    read_body,
     read_head,
     request_framing,
     response_framing,
@@ -361,7 +360,7 @@ class Proxy:
         cap = self.options.max_validate_bytes
         try:
             async with asyncio.timeout(self.options.timeout):
-                request = await buffer_body(body_pieces(reader, framing), cap)
+                request = await read_body(reader, framing, cap)
         except (TimeoutError, ProtocolError, ConnectionError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
             self.log.event(rec, "bad-request", f"request body not received: {reason}")
@@ -455,9 +454,7 @@ class Proxy:
                         raise ProtocolError("upstream closed the connection without answering")
                 waited = time.perf_counter() - sent_at
                 rframing = response_framing(rhead, method)
-                response = await buffer_body(
-                    body_pieces(ureader, rframing), self.options.max_validate_bytes
-                )
+                response = await read_body(ureader, rframing, self.options.max_validate_bytes)
         except TimeoutError:
             self._drop(conn)
             return await self._gateway_error(
