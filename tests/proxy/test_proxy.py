@@ -243,16 +243,20 @@ def test_chunked_request_over_the_cap_streamed_upstream() -> None:
     assert "Transfer-Encoding: chunked" in upstream.heads[0]
 
 
-def test_credentials_never_in_log_or_har(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_credentials_never_in_log_or_har(tmp_path: Path, fmt: str) -> None:
     har_path = str(tmp_path / "traffic.har")
     log = io.StringIO()
     secret = "tok-" + "9" * 24
     cookie = "session=cookie-value-123"
     with hostile() as upstream:
-        options = Options(upstream=upstream.url + "/echo", har=har_path, log_format="json")
+        options = Options(upstream=upstream.url + "/echo", har=har_path, log_format=fmt)
         with running(options, log=log) as (url, _s):
             headers = {"Authorization": f"Bearer {secret}", "Cookie": cookie}
-            response = httpx.post(url + ACCOUNTS, content=b'{"accounts": 1}', headers=headers)
+            # A client that put its token in a body: the violation message quotes it.
+            body = orjson.loads(batch(1))
+            body["accounts"][0]["accountStatus"] = secret
+            response = httpx.post(url + ACCOUNTS, content=orjson.dumps(body), headers=headers)
     # The upstream got the real credentials (the proxy is transparent) and echoed them.
     assert response.json()["authorization"] == f"Bearer {secret}"
     har_text = Path(har_path).read_text(encoding="utf-8")
@@ -266,7 +270,10 @@ def test_credentials_never_in_log_or_har(tmp_path: Path) -> None:
     got = {h["name"].lower(): h["value"] for h in entry["response"]["headers"]}
     assert got["set-cookie"] == "***"
     assert "Bearer ***" in entry["response"]["content"]["text"]
-    assert log.getvalue()  # the broken request was logged, without the token
+    # The violation was logged and recorded, the token in its message replaced.
+    assert "got '***'" in log.getvalue()
+    assert "got '***'" in entry["_amlyzeContracts"]["violations"][0]["message"]
+    assert f"'{secret}'" not in entry["request"]["postData"]["text"]
 
 
 def test_har_round_trip(tmp_path: Path) -> None:
