@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -41,14 +42,25 @@ class Hostile(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.heads: list[str] = []
         self.stop = threading.Event()
+        self.tls = tls
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True)
+        return sock, address
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a refused TLS handshake is part of a test, not noise
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
 
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KB -> 64 MB
@@ -128,8 +140,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
 
 @contextlib.contextmanager
-def hostile() -> Iterator[Hostile]:
-    server = Hostile()
+def hostile(tls: ssl.SSLContext | None = None) -> Iterator[Hostile]:
+    server = Hostile(tls)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

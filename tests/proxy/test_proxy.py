@@ -466,3 +466,41 @@ def test_the_proxys_own_answers_are_not_judged_as_the_upstreams(tmp_path: Path) 
         "/log/entries/1/request",
     ]
     assert code == 1 and report["summary"]["errors"] == 1
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_upstream_verified(
+    tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = tls_files
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with hostile(tls=context) as upstream, running(Options(upstream=upstream.url)) as (url, _s):
+        # Not trusted: answered 502, naming the reason.
+        refused = httpx.post(url + "/sink", content=b"{}")
+        # Trusted the usual OpenSSL way (a private CA of a sandbox): forwarded.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusted = httpx.post(url + "/sink", content=b"{}")
+    assert refused.status_code == 502
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.json()["message"]
+    assert trusted.status_code == 200 and trusted.json() == {"received": 2}
