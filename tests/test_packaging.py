@@ -94,6 +94,10 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
         assert f"needs the '{extra}' extra" in done.stderr
         assert f"pip install 'amlyze-contracts[{extra}]'" in done.stderr
+    # The vendor revisions are package data too (specs/revisions.yaml and its documents).
+    diffed = cli("specs", "diff", "2024-11-05", "latest")
+    assert diffed.returncode == 1, diffed.stderr
+    assert "api-method-changed                method changed from PUT to POST" in diffed.stdout
     lint = cli("specs", "lint")
     assert lint.returncode == 2 and lint.stderr.count("\n") == 1, lint.stderr
     assert "pip install 'amlyze-contracts[lint]'" in lint.stderr
