@@ -17,6 +17,7 @@ BENCHMARKS = {
     ),
     "cli": ("bench.cli_vs_check_jsonschema", "validate CLI vs check-jsonschema"),
     "server": ("bench.server_throughput", "reference server throughput"),
+    "proxy": ("bench.proxy_latency", "validating proxy: added latency and throughput vs direct"),
     "contract": (
         "bench.contract_suite",
         "contract suite run time and bug detection vs schemathesis",

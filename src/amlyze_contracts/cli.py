@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "rules": ("rules_cmd", "list the rule catalogue", None),
     "serve": ("serve_cmd", "run the embedded reference server", "server"),
     "test": ("test_cmd", "contract-test a deployed implementation", "contract"),
+    "proxy": ("proxy_cmd", "validate real traffic through a reverse proxy, record HAR", None),
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2

@@ -49,6 +49,8 @@ class Reporter:
         for v in result.violations:
             level = "error" if v.severity == "error" else "warning"
             message = f"{v.message} [code {v.code}]" if v.code else v.message
+            if v.line is None:
+                message = f"at {v.pointer or '/'}: {message}"
             print(
                 annotation(
                     level, message, file=result.path, line=v.line, col=v.column, title=v.rule

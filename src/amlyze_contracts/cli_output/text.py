@@ -12,7 +12,8 @@ _STYLES = {"error": "\033[31m", "warning": "\033[33m", "path": "\033[1m", "ok": 
 
 
 def format_violation(path: str, v: Violation, color: bool = False) -> str:
-    where = f"{path}:{v.line}:{v.column}" if v.line is not None else path
+    # Without a line (e.g. a body inside a HAR file) the pointer locates it.
+    where = f"{path}:{v.line}:{v.column}" if v.line is not None else f"{path} at {v.pointer or '/'}"
     severity = v.severity
     if color:
         where = f"{_STYLES['path']}{where}{_RESET}"

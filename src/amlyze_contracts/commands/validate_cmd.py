@@ -14,6 +14,7 @@ Exit codes: 0 no errors, 1 at least one error (or warning with
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import stat
 import sys
@@ -79,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bodies are stored responses with this status (needs --operation)",
     )
     what.add_argument("--spec", metavar="FILE", help="a newer vendor spec to validate against")
+    what.add_argument(
+        "--har",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="validate the exchanges recorded in a HAR file (repeatable)",
+    )
     rules = parser.add_argument_group("rules")
     rules.add_argument(
         "--rules", action="append", default=[], metavar="FILE", help="extra rule file (repeatable)"
@@ -448,8 +456,10 @@ def _use_color(mode: str, stream: Any) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.paths:
+    if not args.paths and not args.har:
         return _fail("no PATH given (use - to read stdin)")
+    if args.har and (args.operation or args.spec):
+        return _fail("--har takes each exchange's operation from its method and path")
     try:
         checker = Checker(settings_from(args))
     except ConfigError as exc:
@@ -463,7 +473,13 @@ def run(args: argparse.Namespace) -> int:
     )
     out = reporter(args.format, sys.stdout, options)
     summary = Summary()
-    for result in iter_results(checker, targets, args.jobs):
+    results = iter_results(checker, targets, args.jobs)
+    if args.har:
+        from ..proxy.har import validate_har
+
+        har = validate_har(args.har, rules=checker.ruleset, classifiers=checker.classifiers)
+        results = itertools.chain(results, har)
+    for result in results:
         if result.error is not None:
             # Whatever the format, an unreadable path is one line on stderr.
             print(f"{PROG}: error: {result.path}: {result.error}", file=sys.stderr)

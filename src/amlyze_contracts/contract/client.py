@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 import httpcore
 import httpx
 
-REDACTED = "***"
+from ..redact import REDACTED, redact_headers
+
+__all__ = ["REDACTED", "Client", "Received", "Sent", "curl", "redact_headers"]
 
 
 @dataclass(frozen=True)
@@ -386,16 +388,6 @@ class _Inflater:
 
 def _zlib_header(data: bytes) -> bool:
     return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    out = {}
-    for name, value in headers.items():
-        if name.lower() in ("authorization", "proxy-authorization", "cookie"):
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            value = f"{scheme} {REDACTED}" if scheme else REDACTED
-        out[name] = value
-    return out
 
 
 LARGE_BODY = 16 * 1024
