@@ -19,17 +19,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .report import InputError, Report, Violation
-    from .validation import validate_request, validate_response
+    from .engine.api import validate_request, validate_response
+    from .violations import InputError, Report, Violation
 
 
 def __getattr__(name: str) -> Any:
     if name in ("InputError", "Report", "Violation"):
-        from . import report
+        from . import violations
 
-        return getattr(report, name)
+        return getattr(violations, name)
     if name in ("validate_request", "validate_response"):
-        from . import validation
+        from .engine import api
 
-        return getattr(validation, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'amlyze_contracts' has no attribute {name!r}")

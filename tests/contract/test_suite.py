@@ -39,9 +39,9 @@ from amlyze_contracts.contract.generate import (
     realize,
 )
 from amlyze_contracts.contract.runner import run
+from amlyze_contracts.engine.api import validate_request
 from amlyze_contracts.server import running
 from amlyze_contracts.server.fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
-from amlyze_contracts.validation import validate_request
 
 TOKEN = "s3cret-t0ken-value"
 KNOW = knowledge(FIXTURE_CLASSIFIERS, tuple(sorted(CUSTOMERS)))

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
+from amlyze_contracts.engine.compiler import compiled
 from amlyze_contracts.formats import (
     all_date_times,
     all_ibans,
@@ -21,7 +22,6 @@ from amlyze_contracts.formats import (
     is_iban,
     parse_date_times,
 )
-from amlyze_contracts.validation import compiled
 
 from .builders import account, accounts_body, iban
 

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
-from amlyze_contracts.item_columns import ItemColumns, flat_item_schema, schema_findings
-from amlyze_contracts.report import join_pointer
-from amlyze_contracts.schema_check import SlowValidator
+from amlyze_contracts.domain import join_pointer
+from amlyze_contracts.engine.compiler import compiled
+from amlyze_contracts.engine.schema import SlowValidator
+from amlyze_contracts.engine.slow_columns import ItemColumns, flat_item_schema, schema_findings
 from amlyze_contracts.specs import operation, operation_ids
-from amlyze_contracts.validation import compiled
 
 from .builders import account
 
@@ -196,7 +196,7 @@ def test_positions_found_per_member_match_the_json_walk(indent: int | None) -> N
     the general walk over the text (no parsed value) must agree with each one."""
     import json
 
-    from amlyze_contracts.jsoninput import locate
+    from amlyze_contracts.engine.jsoninput import locate
 
     items: list[Any] = [account(i) for i in range(7)]
     items[1]["accountStatus"] = "OPEN"

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
+from amlyze_contracts.catalogue import load_rules
+from amlyze_contracts.engine.compiler import compiled
 from amlyze_contracts.formats import is_date_time
-from amlyze_contracts.rules import load_rules
-from amlyze_contracts.validation import compiled
 
 from .builders import iban
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from amlyze_contracts import validate_request
+from amlyze_contracts.catalogue import RuleFileError, load_rules
 from amlyze_contracts.classifiers import ClassifierError
-from amlyze_contracts.rules import RuleFileError, load_rules
 from amlyze_contracts.specs import bundled_dir, load
 
 from .builders import account, accounts_body, dumps

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..report import Violation
 from ..specs import Spec, SpecError, bundled_spec_files, list_bundled, load, spec_name
+from ..violations import Violation
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 PROG = "amlyze-contracts specs"

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ..report import Violation
+from ..violations import Violation
 from . import checks, fixtures
 from .state import Claim, Rejection, StateStore
 

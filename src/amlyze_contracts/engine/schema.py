@@ -18,9 +18,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from .formats import DATE_TIME_PATTERN, is_date_time
-from .report import join_pointer
-from .specs import SCHEMA_NAME
+from ..domain import join_pointer, unescape_token
+from ..formats import DATE_TIME_PATTERN, is_date_time
+from ..specs import SCHEMA_NAME
 
 # Formats we can assert identically on both paths; any other format disables the fast path.
 FAST_FORMATS = {"date-time": DATE_TIME_PATTERN}
@@ -389,7 +389,7 @@ def schema_at_pointer(schema: Mapping[str, Any], pointer: str) -> Mapping[str, A
     """The schema that describes the value at ``pointer`` (properties/items only)."""
     node: Any = schema
     for token in pointer.split("/")[1:] if pointer else []:
-        token = token.replace("~1", "/").replace("~0", "~")
+        token = unescape_token(token)
         if not isinstance(node, Mapping):
             return None
         if "properties" in node and token in node["properties"]:

@@ -1,4 +1,4 @@
-"""The schema diagnosis of a batch's items, column by column.
+"""Slow path: the schema diagnosis of a batch's items, column by column.
 
 jsonschema-rs reports each error as a Python exception object built in Rust, about
 5 us apiece: a 10,000-item batch with an error in every item spent four times the
@@ -8,7 +8,7 @@ each keyword is tested once per column in C (``set(map(type, column))``, a set
 difference for an enum, ``max(map(len, ...))``, one regex run for a date-time
 column). Only a column that fails is searched for the items that break it.
 
-The messages come from :mod:`amlyze_contracts.schema_check`'s message functions, so
+The messages come from :mod:`engine.schema`'s message functions, so
 an error reads the same whichever engine found it; a property test holds this
 engine equal to jsonschema-rs (``tests/validator/test_item_columns.py``). A schema
 outside the subset gets ``None`` from :func:`flat_item_schema` and the caller uses
@@ -25,9 +25,9 @@ from typing import Any
 
 import msgspec
 
-from .formats import all_date_times, failing_date_times, is_date_time
-from .rules import MISSING
-from .schema_check import (
+from ..formats import all_date_times, failing_date_times, is_date_time
+from .codegen import MISSING
+from .schema import (
     ANNOTATIONS,
     NUMBER_FORMATS,
     additional_message,

@@ -1,4 +1,4 @@
-"""The fast path's whole-column form of the compiled declarative rules.
+"""Fast path: the whole-column form of the compiled declarative rules.
 
 A batch of 10,000 items checked one item at a time costs a Python call and a dozen
 attribute reads per item. Here each member the rules read becomes one column (a C
@@ -11,8 +11,9 @@ loop over the items), and a rule is settled for the whole batch at once:
   flags, statuses and codes repeat; account numbers and dates do not, and the rules
   on those (``check: iban``, ``not-before``) are proven column-wise.
 
-The predicates come from :func:`amlyze_contracts.rules.condition_expr`, the generator
-of the one-object forms, so a rule still exists once. This is only a proof of
+The predicates come from :mod:`engine.codegen`, the generator of the one-object
+forms, with each condition's column form from its entry in
+:mod:`amlyze_contracts.conditions`, so a rule still exists once. This is only a proof of
 validity: a False sends the body to the slow path, which names what is broken.
 """
 
@@ -26,9 +27,9 @@ from typing import Any
 
 import msgspec
 
-from .formats import ALL_CHECKS, all_date_times, all_not_before, parse_date_times
+from ..formats import ALL_CHECKS, all_date_times, all_not_before, parse_date_times
+from .codegen import MISSING as _UNSET
 
-_UNSET: Any = msgspec.UNSET
 Column = list[Any]
 Prover = Callable[["Columns"], bool]
 

@@ -16,10 +16,10 @@ from typing import Any
 import msgspec
 import orjson
 
-from .report import Violation, escape_token, split_pointer
+from ..domain import BOM_CHAR, UTF8_BOM, escape_token, split_pointer
+from ..violations import Violation
 
 MAX_DEPTH = 1024  # orjson's limit; documented in the README. Payloads here nest 4 deep.
-UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = (
     (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
@@ -195,7 +195,7 @@ def read_input(body: bytes | str) -> ParsedInput:
         parsed = parse_text(text)
         parsed.violations[:0] = found
         return parsed
-    if body.startswith("\ufeff"):
+    if body.startswith(BOM_CHAR):
         parsed = parse_text(body[1:])
         parsed.violations.insert(
             0, _violation("input.bom", "a byte-order mark precedes the JSON", 1, 1, "warning")

@@ -1,4 +1,4 @@
-"""Violations and reports: what every check in the project produces."""
+"""The data model every check in the project produces: violations and reports."""
 
 from __future__ import annotations
 
@@ -9,25 +9,6 @@ import msgspec
 
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
-
-
-def escape_token(token: str | int) -> str:
-    """One RFC 6901 reference token: ``~`` and ``/`` escaped."""
-    text = str(token)  # the same object for a str
-    if "~" not in text and "/" not in text:  # nearly always: no copies
-        return text
-    return text.replace("~", "~0").replace("/", "~1")
-
-
-def join_pointer(tokens: Iterable[str | int]) -> str:
-    return "".join(f"/{escape_token(t)}" for t in tokens)
-
-
-def split_pointer(pointer: str) -> list[str]:
-    """The unescaped tokens of a JSON pointer (not a URI fragment: no percent-decoding)."""
-    if pointer in ("", "/"):
-        return []
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
 
 
 class InputError(TypeError):
