@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import CLI_DATA as DATA
 from tests.conftest import SAMPLES
 
-DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid-batch-accounts.json"
 # The validate path must not pay for the fuzzer, the server or their frameworks.
 FORBIDDEN = ("schemathesis", "hypothesis", "openapi_core", "starlette", "uvicorn", "httpx")

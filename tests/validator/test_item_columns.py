@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
@@ -89,7 +89,6 @@ def test_every_bundled_item_schema_has_the_column_form(schema: dict[str, Any]) -
     assert flat_item_schema(schema) is not None
 
 
-@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_columns_report_what_jsonschema_rs_reports(data: st.DataObject) -> None:
     schema = data.draw(st.sampled_from(_item_schemas()))
@@ -153,7 +152,6 @@ RULE_VALUES: dict[str, list[Any]] = {
 }  # fmt: skip
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     changes=st.lists(
         st.dictionaries(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from amlyze_contracts import validate_request
@@ -20,7 +20,6 @@ from amlyze_contracts.formats import is_date_time
 
 from .builders import iban
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ISO4217 = sorted(load_rules().sets["iso4217"])
 BIC = r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
 
@@ -131,7 +130,6 @@ def encode(draw: st.DrawFn, body: dict[str, Any]) -> bytes:
 # ----------------------------------------------------------------- valid bodies
 
 
-@SETTINGS
 @given(st.data())
 def test_generated_valid_account_batches_pass(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -144,7 +142,6 @@ def test_generated_valid_account_batches_pass(data: st.DataObject) -> None:
         assert compiled("batchAccounts").fast_valid(raw, as_item=False)
 
 
-@SETTINGS
 @given(st.data())
 def test_generated_valid_balance_batches_pass(data: st.DataObject) -> None:
     body = data.draw(balance_batches())
@@ -207,7 +204,6 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-@SETTINGS
 @given(st.data())
 def test_single_rule_mutations_fail_with_exactly_that_rule(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -222,7 +218,6 @@ def test_single_rule_mutations_fail_with_exactly_that_rule(data: st.DataObject) 
     assert not compiled("batchAccounts").fast_valid(raw, as_item=False)
 
 
-@SETTINGS
 @given(st.data())
 def test_reused_communication_number_is_reported_on_the_later_item(data: st.DataObject) -> None:
     body = data.draw(account_batches().filter(lambda b: len(b["accounts"]) >= 2))
@@ -246,7 +241,6 @@ values = st.one_of(
 )
 
 
-@SETTINGS
 @given(st.data())
 def test_fast_path_never_accepts_what_the_slow_path_rejects(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -278,7 +272,6 @@ def reference_date_time(value: str) -> bool:
     return m.group(9) is None or (int(m.group(9)) <= 23 and int(m.group(10)) <= 59)
 
 
-@settings(max_examples=400, deadline=None)
 @given(
     st.integers(0, 9999),
     st.integers(0, 13),

@@ -113,6 +113,8 @@ def validate_response(
     # The response rules read the status and headers only: they run before the body
     # is read (a text/html error page is a content-type failure too).
     empty = isinstance(body, (bytes, bytearray, memoryview, str)) and len(body) == 0
+    # No body (None, or no bytes) is not checked against the schema; a JSON null is.
+    has_body = body is not None and not empty
     response = rule_functions.Exchange(
         op.operation_id,
         status,
@@ -120,7 +122,7 @@ def validate_response(
         headers=headers,
         documented=tuple(op.statuses),
         status_known=op.response(status) is not None,
-        has_body=body is not None and not empty,
+        has_body=has_body,
     )
     run(rule_functions.RESPONSE_RULES, response)
     if isinstance(body, (bytes, bytearray, memoryview, str)):
@@ -135,7 +137,7 @@ def validate_response(
             value, text = parsed.value, parsed.text
 
     schema = op.response_schema(status)
-    if schema is not None and value is not None:
+    if schema is not None and has_body:
         validator = _response_validator(op.operation_id, str(status), op.spec.source)
         for error in validator.iter_errors(value):
             severity = ruleset.severity(error.rule)
