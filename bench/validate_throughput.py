@@ -23,9 +23,10 @@ from typing import Any
 import orjson
 
 from amlyze_contracts import validate_request
+from amlyze_contracts.domain import BATCH_ACCOUNTS
 from amlyze_contracts.specs import operation
 
-OP = "batchAccounts"
+OP = BATCH_ACCOUNTS
 TARGETS = {"valid": 2.0, "broken": 6.0, "broken twice": 6.0, "openapi-core": 15.0}
 
 

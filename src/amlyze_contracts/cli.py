@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .domain import EXIT_OK, EXIT_USAGE
 
 # name -> (module, one-line help). Modules expose add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -19,8 +20,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve_cmd", "run the embedded reference server"),
     "test": ("test_cmd", "contract-test a deployed implementation"),
 }
-
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
