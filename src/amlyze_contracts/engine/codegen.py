@@ -5,8 +5,8 @@ From one rule list come three functions, so a rule exists once:
 * ``check_loop(structs)`` (fast path): False at the first broken rule among the
   rules of cheap conditions, reading msgspec Structs by attribute;
 * ``diagnose(dict)`` (slow path): the indexes of every broken rule of one object;
-* ``diagnose_many(cols)`` (slow path, a batch): (item, rule index) pairs over the
-  batch's columns (:class:`engine.slow_columns.ItemColumns`).
+* ``diagnose_rules(cols)`` (slow path, a batch): per rule, the items that break it,
+  over the batch's columns (:class:`engine.slow_columns.ItemColumns`).
 
 The costly rules' row predicates ``_broken<i>`` and the tests their column provers
 need (``_holds<i>_<j>``) become :class:`engine.fast_columns.ColumnRule` objects.
@@ -39,7 +39,7 @@ MISSING: Any = msgspec.UNSET
 NOTHING: frozenset[str] = frozenset()
 # Names of the generated namespace.
 _MISSING, _NOTHING = "_MISSING", "_NOTHING"
-CHECK_LOOP, DIAGNOSE, DIAGNOSE_MANY = "check_loop", "diagnose", "diagnose_many"
+CHECK_LOOP, DIAGNOSE, DIAGNOSE_RULES = "check_loop", "diagnose", "diagnose_rules"
 
 
 def _broken_name(index: int) -> str:
@@ -83,9 +83,14 @@ class ObjectChecker(msgspec.Struct, frozen=True):
     # Fast path: a list of Structs -> every deferred format valid and every rule kept.
     check_many: Callable[[Sequence[Any]], bool]
     diagnose: Callable[[Mapping[str, Any]], list[int]]  # slow path: indexes of broken rules
-    # Slow path, a batch: its columns (slow_columns.ItemColumns) -> (item, rule) pairs.
-    diagnose_many: Callable[[Any], list[tuple[int, int]]]
+    # Slow path, a batch: its columns (slow_columns.ItemColumns) -> per rule, the
+    # indexes of the items that break it.
+    diagnose_rules: Callable[[Any], list[list[int]]]
     source: str
+
+    def diagnose_many(self, cols: Any) -> list[tuple[int, int]]:
+        """(item, rule index) pairs of :attr:`diagnose_rules`."""
+        return [(i, n) for n, hits in enumerate(self.diagnose_rules(cols)) for i in hits]
 
 
 class _ColumnRecipe(msgspec.Struct, frozen=True):
@@ -150,7 +155,7 @@ def compile_checker(
             rules=resolved,
         ),
         gen.ns[DIAGNOSE],
-        gen.ns[DIAGNOSE_MANY],
+        gen.ns[DIAGNOSE_RULES],
         source,
     )
 
@@ -197,7 +202,7 @@ def _object_function(
 
 
 def _many_function(rules: list[Rule], gen: _Gen) -> list[str]:
-    """Source of ``diagnose_many(cols) -> [(item, rule index)]`` over a batch's columns.
+    """Source of ``diagnose_rules(cols) -> [[item, ...] per rule]`` over a batch's columns.
 
     One loop over the rows; a one-member test that costs a call per value (a
     condition with a ``failing`` form: ``check``, ``matches``) becomes a lookup in the
@@ -205,7 +210,7 @@ def _many_function(rules: list[Rule], gen: _Gen) -> list[str]:
     (:meth:`slow_columns.ItemColumns.failing`)."""
     var = _members(rules)
     if not var:  # no rule reads a member (none at all, in practice)
-        return [f"def {DIAGNOSE_MANY}(cols):", "    return []", ""]
+        return [f"def {DIAGNOSE_RULES}(cols):", f"    return {[[] for _ in rules]!r}", ""]
     failing: dict[tuple[str, str, str], str] = {}
     header: list[str] = []
 
@@ -225,17 +230,17 @@ def _many_function(rules: list[Rule], gen: _Gen) -> list[str]:
     body = []
     for index, rule in enumerate(rules):
         body.append(f"        if {_broken_expr(rule, condition)}:  # {rule.id}")
-        body.append(f"            append((i, {index}))")
+        body.append(f"            hit{index}(i)")
     columns = ", ".join(f"cols[{m!r}]" for m in var)
     row = ", ".join(var.values())
+    hits = [f"h{index}" for index in range(len(rules))]
     return [
-        f"def {DIAGNOSE_MANY}(cols):",
+        f"def {DIAGNOSE_RULES}(cols):",
         *_ordered_failing_sets(rules, failing, header),
-        "    out = []",
-        "    append = out.append",
+        *(f"    {h} = []; hit{index} = {h}.append" for index, h in enumerate(hits)),
         f"    for i, ({row},) in enumerate(zip({columns})):",
         *body,
-        "    return out",
+        f"    return [{', '.join(hits)}]",
         "",
     ]
 

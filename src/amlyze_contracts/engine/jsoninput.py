@@ -11,6 +11,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -418,8 +419,12 @@ class FlatBatchText:
         the member is missing."""
         return self.members([index], token)[0]
 
-    def members(self, indexes: Iterable[int], token: str) -> list[int]:
-        """:meth:`member` of one member in many items (one loop, no call per item)."""
+    def members(
+        self, indexes: Iterable[int], token: str, missing: Iterable[bool] | None = None
+    ) -> list[int]:
+        """:meth:`member` of one member in many items (one loop, no call per item).
+        ``missing`` (one flag per index) names the items known to lack the member:
+        their offset is the item's, without searching it."""
         text, braces, find = self.text, self.braces, self.text.find
         key = self.keys.get(token)
         if key is None:
@@ -427,8 +432,13 @@ class FlatBatchText:
         size, last = len(key), self.count - 1
         out: list[int] = []
         append = out.append
-        for index in indexes:
+        for index, absent in zip(
+            indexes, repeat(False) if missing is None else missing, strict=False
+        ):
             start = braces[index + 1]
+            if absent:
+                append(start)
+                continue
             # Up to the next item's "{" (only "}," lies between); the last item to its "}".
             end = braces[index + 2] if index < last else find("}", start)
             at = find(key, start, end)

@@ -5,7 +5,7 @@ line and column, duplicate keys, depth), the operation and the item/batch shape
 decided when the caller left them open (:mod:`engine.shapes`), then diagnosed:
 
 * a batch's items column by column (:mod:`engine.slow_columns` for the schema, the
-  generated ``diagnose_many`` for the rules), their positions found member by
+  generated ``diagnose_rules`` for the rules), their positions found member by
   member in the text;
 * everything else by jsonschema-rs (:class:`engine.schema.SlowValidator`) and the
   generated ``diagnose`` per object; the batch rules over the item list.
@@ -18,6 +18,8 @@ import functools
 import gc
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import repeat
+from operator import add, is_
 from typing import Any
 
 import msgspec
@@ -27,7 +29,7 @@ from ..catalogue import Rule, RuleSet
 from ..domain import escape_token
 from ..specs import SCHEMA_NAME, Spec
 from ..violations import InputError, Report, Violation
-from .codegen import ObjectChecker
+from .codegen import MISSING, ObjectChecker
 from .compiler import Body, CompiledOperation, Snapshot, Target, compiled_for
 from .fast import fast_valid
 from .jsoninput import FlatBatchText, line_cols, locate, read_input
@@ -119,7 +121,7 @@ def _batch_item_violations(
     if checker is not None:
         for member, findings in _rule_findings(checker, cols).items():
             found.setdefault(member, []).extend(findings)
-    out = _located(comp, found, value, text)
+    out = _located(comp, found, value, text, cols)
     if comp.unknown_rule is not None and flat.additional:
         prefix = f"/{escape_token(comp.item_key or '')}/"
         for i in _indexes_not(map(flat.known.issuperset, items)):
@@ -132,30 +134,33 @@ def _located(
     found: dict[str, list[_ItemFinding]],
     value: dict[str, Any],
     text: str | None,
+    cols: ItemColumns,
 ) -> list[Violation]:
     """Violations of batch items' findings, with line and column when the text
-    is a flat batch (otherwise _positioned finds them by pointer)."""
+    is a flat batch (otherwise positioned() finds them by pointer)."""
     prefix = f"/{escape_token(comp.item_key or '')}/"
     where = FlatBatchText.of(text, value) if text is not None else None
     one_line = where is not None and "\n" not in where.text
     out: list[Violation] = []
-    append = out.append
     for member, findings in found.items():
-        token = escape_token(member)
+        # Columns of the findings, and the violations built by C loops (map), not by
+        # a Python statement per finding: a broken batch has one or more per item.
+        indexes, rule_ids, severities, messages, codes = zip(*findings, strict=True)
+        pointers = map(f"{prefix}{{}}/{escape_token(member)}".format, indexes)
         if where is None:
-            for index, rule_id, severity, message, code in findings:
-                pointer = f"{prefix}{index}/{token}"
-                append(Violation(rule_id, severity, pointer, message, code))
+            out += map(Violation, rule_ids, severities, pointers, messages, codes)
             continue
-        offsets = where.members([f[0] for f in findings], token)
-        # Compact JSON is one line: the column is the offset, without a lookup.
-        lines = None if one_line else line_cols(where.text, offsets)
-        for (index, rule_id, severity, message, code), offset in zip(
-            findings, offsets, strict=True
-        ):
-            pointer = f"{prefix}{index}/{token}"
-            line, column = (1, offset + 1) if lines is None else lines[offset]
-            append(Violation(rule_id, severity, pointer, message, code, line, column))
+        # A missing member (a rule's "bic is required") is pointed at its item at once.
+        missing = map(is_, map(cols[member].__getitem__, indexes), repeat(MISSING))
+        offsets = where.members(indexes, escape_token(member), missing)
+        lines: Iterable[int]
+        columns: Iterable[int]
+        if one_line:  # compact JSON: the column is the offset, without a lookup
+            lines, columns = repeat(1), map(add, offsets, repeat(1))
+        else:
+            found_at = line_cols(where.text, offsets)
+            lines, columns = zip(*map(found_at.__getitem__, offsets), strict=True)
+        out += map(Violation, rule_ids, severities, pointers, messages, codes, lines, columns)
     return out
 
 
@@ -217,27 +222,26 @@ _ItemFinding = tuple[int, str, str, str, str | None]
 
 
 def _rule_findings(checker: ObjectChecker, cols: ItemColumns) -> dict[str, list[_ItemFinding]]:
-    """The declarative rules' findings over a batch's columns, by member."""
-    rules = checker.rules
-    items = cols.objects
-    # The same rule and value read the same (a missing bic, a status): rendered once.
-    renderers: dict[int, Callable[[Any], str]] = {}
+    """The declarative rules' findings over a batch's columns, by member: rule by
+    rule, each rule's findings built in C loops (an item breaking two rules is
+    two findings, not twice the Python work)."""
     found: dict[str, list[_ItemFinding]] = {}
-    for index, number in checker.diagnose_many(cols):
-        rule = rules[number]
+    for rule, hits in zip(checker.rules, checker.diagnose_rules(cols), strict=True):
+        if not hits:
+            continue
         member = rule.target_field or ""
-        render = renderers.get(number)
-        if render is None:
-            render = renderers[number] = per_value(
-                functools.partial(_render_at, rule.render, member)
-            )
-        message = render(items[index].get(member))
-        found.setdefault(member, []).append((index, rule.id, rule.severity, message, rule.code))
+        # The same rule and value read the same (a missing bic, a status): rendered once.
+        render = per_value(functools.partial(_render_at, rule.render, member))
+        messages = map(render, map(cols[member].__getitem__, hits))
+        found.setdefault(member, []).extend(
+            zip(hits, repeat(rule.id), repeat(rule.severity), messages, repeat(rule.code))
+        )
     return found
 
 
 def _render_at(render: Callable[..., str], member: str, value: Any) -> str:
-    return render(field=member, value=value)
+    # A missing member reads as null in a message, as dict.get gives it.
+    return render(field=member, value=None if value is MISSING else value)
 
 
 def _indexes_not(flags: Iterable[bool]) -> list[int]:
