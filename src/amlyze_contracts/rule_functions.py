@@ -62,7 +62,7 @@ class Exchange(msgspec.Struct, frozen=True):
 
 BatchDiagnose = Callable[[list[Any], str], Iterator[Finding]]
 # A fast proof over decoded Structs: True only when diagnose would find nothing.
-# ``attr(name)`` gives a getter for a member (msgspec.UNSET when absent).
+# ``attr(name)`` gives a getter for a member (codegen.MISSING, i.e. msgspec.UNSET, when absent).
 BatchFastOk = Callable[[list[Any], Callable[[str], Callable[[Any], Any]]], bool]
 ExchangeRule = Callable[[Exchange], Iterator[Finding]]
 

@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from ..formats import ALL_CHECKS, all_date_times, all_not_before, parse_date_times
-from .codegen import MISSING as _UNSET
+from .codegen import MISSING
 
 Column = list[Any]
 Prover = Callable[["Columns"], bool]
@@ -51,19 +51,19 @@ class Columns(dict[str, Column]):
     def __missing__(self, name: str) -> Column:
         attr = self.attr_names.get(name)
         # A member the Struct does not define is missing from every object.
-        col = list(map(attrgetter(attr), self.objs)) if attr else [_UNSET] * len(self.objs)
+        col = list(map(attrgetter(attr), self.objs)) if attr else [MISSING] * len(self.objs)
         self[name] = col
         return col
 
     def present(self, name: str) -> Column:
         col = self.presence.get(name)
         if col is None:
-            col = self.presence[name] = list(map(is_not, self[name], repeat(_UNSET)))
+            col = self.presence[name] = list(map(is_not, self[name], repeat(MISSING)))
         return col
 
     def has_missing(self, name: str) -> bool:
         # The scan compares every value with UNSET: worth skipping for required members.
-        return name not in self.required and _UNSET in self[name]
+        return name not in self.required and MISSING in self[name]
 
     def present_values(self, name: str) -> Column:
         """The column without its missing entries."""
@@ -194,16 +194,16 @@ def _check_each(
 
     def read(obj: Any, name: str) -> Any:
         attr = attr_names.get(name)
-        return getattr(obj, attr) if attr else _UNSET
+        return getattr(obj, attr) if attr else MISSING
 
     for obj in objs:
         for fmt in formats:
             value = read(obj, fmt.name)
-            if value is not _UNSET and not fmt.check_one(value):
+            if value is not MISSING and not fmt.check_one(value):
                 return False
         for rule in rules:
             row = [
-                read(obj, name) is not _UNSET if presence else read(obj, name)
+                read(obj, name) is not MISSING if presence else read(obj, name)
                 for name, presence in rule.key
             ]
             if rule.broken(*row):

@@ -19,6 +19,7 @@ import orjson
 
 from ..domain import BOM_CHAR, UTF8_BOM, escape_token, split_pointer
 from ..violations import Violation
+from .codegen import MISSING  # no parsed value given (None is JSON null)
 
 MAX_DEPTH = 1024  # orjson's limit; documented in the README. Payloads here nest 4 deep.
 _OTHER_BOMS = (
@@ -332,12 +333,7 @@ def _skip_ws(text: str, pos: int) -> int:
 # ------------------------------------------------------------------ positions
 
 
-_NO_VALUE: Any = object()
-
-
-def locate(
-    text: str, pointers: Iterable[str], value: Any = _NO_VALUE
-) -> dict[str, tuple[int, int]]:
+def locate(text: str, pointers: Iterable[str], value: Any = MISSING) -> dict[str, tuple[int, int]]:
     """Line/column of each pointer's value; for a missing member, of its parent.
 
     Walks only the branches that lead to a wanted pointer; everything else is
@@ -347,7 +343,7 @@ def locate(
     """
     wanted = list(dict.fromkeys(pointers))
     found: dict[str, int] = {}
-    if value is not _NO_VALUE:
+    if value is not MISSING:
         found = _locate_in_flat_batch(text, value, wanted)
         wanted = [pointer for pointer in wanted if pointer not in found]
     if wanted:

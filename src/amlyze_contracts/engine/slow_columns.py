@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from ..formats import all_date_times, failing_date_times, is_date_time
-from .codegen import MISSING
+from .codegen import MISSING  # a member absent from an item (None is JSON null)
 from .schema import (
     ANNOTATIONS,
     NUMBER_FORMATS,
@@ -39,7 +39,6 @@ from .schema import (
     type_message,
 )
 
-_MISSING: Any = MISSING  # a member absent from an item (None is JSON null)
 _PYTHON_TYPES: dict[str, frozenset[type]] = {
     "string": frozenset({str}),
     "integer": frozenset({int}),
@@ -157,7 +156,7 @@ class ItemColumns(dict[str, list[Any]]):
                 column = list(map(itemgetter(name), self.objects))
         if column is None:
             # dict.get mapped from C: no Python frame per item (the items are dicts).
-            column = list(map(dict.get, self.objects, repeat(name), repeat(_MISSING)))
+            column = list(map(dict.get, self.objects, repeat(name), repeat(MISSING)))
         self[name] = column
         return column
 
@@ -211,15 +210,15 @@ def _member_findings(
     column = cols[name]
     out: list[Finding] = []
     types = set(map(type, column))
-    missing = _MISSING.__class__ in types
+    missing = MISSING.__class__ in types
     if missing:
-        types.discard(_MISSING.__class__)
+        types.discard(MISSING.__class__)
         if member.required:
             # The message names a likely misspelling among the item's unknown members;
             # an item without any (nearly all) gets the same message.
             plain = required_message(name, (), properties)
             known = properties.keys()
-            for i in [i for i, v in enumerate(column) if v is _MISSING]:
+            for i in [i for i, v in enumerate(column) if v is MISSING]:
                 item = items[i]
                 message = (
                     plain if known >= item.keys() else required_message(name, item, properties)
@@ -228,7 +227,7 @@ def _member_findings(
     if member.types is not None and not types <= member.types:
         allowed, integer = member.types, member.integer
         for i, value in enumerate(column):
-            if value is _MISSING or value.__class__ in allowed:
+            if value is MISSING or value.__class__ in allowed:
                 continue
             if not (integer and value.__class__ is float and value.is_integer()):
                 out.append((i, "schema.type", name, type_message(where, member.type_text, value)))
@@ -237,13 +236,13 @@ def _member_findings(
         enum = member.enum
         if only_strings:
             bad = set(column) - enum
-            bad.discard(_MISSING)
+            bad.discard(MISSING)
             broken = [i for i, v in enumerate(column) if v in bad] if bad else []
         else:
             broken = [
                 i
                 for i, v in enumerate(column)
-                if v is not _MISSING and not (v.__class__ is str and v in enum)
+                if v is not MISSING and not (v.__class__ is str and v in enum)
             ]
         enum_text = per_value(lambda v: enum_message(where, member.enum_list or [], v))
         out += [(i, "schema.enum", name, enum_text(column[i])) for i in broken]
@@ -254,7 +253,7 @@ def _member_findings(
     if not missing:
         strings = column if only_strings else [v for v in column if v.__class__ is str]
     elif only_strings:  # strings and gaps: drop the gaps in C
-        strings = list(compress(column, map(is_not, column, repeat(_MISSING))))
+        strings = list(compress(column, map(is_not, column, repeat(MISSING))))
     else:
         strings = [v for v in column if v.__class__ is str]
     lengths = list(map(len, strings))
