@@ -4,9 +4,12 @@ Every contender runs on the same bytes, interleaved round by round, so machine n
 hits all of them alike; the table reports the best and the median of each and its
 ratio to ``orjson.loads`` (the JSON-parse floor).
 
-    python -m bench.validate_throughput [--items 10000] [--rounds 15] [--stages]
+    python -m bench.validate_throughput [--items 10000] [--rounds 15] [--stages [--twice]]
 
-``--stages`` instead times the stages of validating the every-item-broken body.
+Three bodies: valid; every item breaking one error rule (in rotation); every item
+breaking two (an external account without ``bic``, CLOSED without ``closingDate``).
+``--stages`` instead times the stages of validating the every-item-broken body
+(``--twice``: the body whose items break two rules).
 """
 
 from __future__ import annotations
