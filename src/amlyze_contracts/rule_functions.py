@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -155,7 +156,10 @@ def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]
 
 @batch_rule("communication_number_unique", fast_ok=_numbers_unique)
 def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
-    numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
+    if set(map(type, items)) <= {dict}:  # nearly always: read in C
+        numbers = list(map(dict.get, items, repeat("communicationNumber")))
+    else:
+        numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
     strings = [n for n in numbers if n.__class__ is str]
     if len(set(strings)) == len(strings):  # no repeat: the common case, in C
         return

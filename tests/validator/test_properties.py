@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from amlyze_contracts import validate_request
 from amlyze_contracts.catalogue import load_rules
 from amlyze_contracts.engine.compiler import compiled
+from amlyze_contracts.engine.fast import SCHEMA, fast_check
+from amlyze_contracts.engine.slow import diagnose
 from amlyze_contracts.formats import is_date_time
 
 from .builders import iban
@@ -251,6 +253,41 @@ def test_fast_path_never_accepts_what_the_slow_path_rejects(data: st.DataObject)
     comp = compiled("batchAccounts")
     if comp.fast_valid(raw, as_item=False):
         assert comp.diagnose(json.loads(raw), as_item=False) == []
+
+
+@given(st.data())
+def test_a_schema_the_fast_path_proved_is_a_schema_without_violations(
+    data: st.DataObject,
+) -> None:
+    # The slow path skips the schema diagnosis of a body the decoder accepted (only
+    # rules broken): it must find the same violations as the full diagnosis.
+    body = data.draw(account_batches())
+    for item in body["accounts"]:
+        edit = data.draw(st.sampled_from(["bic", "closed", "open", "warn", "schema", None]))
+        if edit == "bic":  # accounts.bic-required-for-external
+            item["isOtherFinInstAccount"] = True
+            item.pop("bic", None)
+        elif edit == "closed":  # accounts.closing-date-required
+            item["accountStatus"] = "CLOSED"
+            item.pop("closingDate", None)
+            item.pop("suspensionReasons", None)
+        elif edit == "open":  # closing-date-only-when-closed
+            item["accountStatus"] = "ACTIVE"
+            item["closingDate"] = item["openingDate"]
+        elif edit == "warn":  # bic-format, currency-code
+            item.update(bic="not a bic", currencyCode="XXZ")
+        elif edit == "schema":
+            key = data.draw(st.sampled_from([*item, "nickname", "bic", "closingDate"]))
+            item[key] = data.draw(values)
+    raw = encode(data.draw, body)
+    comp = compiled("batchAccounts")
+    proven = fast_check(comp, raw, as_item=False)
+    if proven == SCHEMA:
+        parsed = json.loads(raw)
+        full = comp.diagnose(parsed, as_item=False)
+        assert not [v for v in full if v.rule.startswith("schema.")]
+        proved = diagnose(comp, parsed, False, schema_proven=True)
+        assert sorted(map(repr, proved)) == sorted(map(repr, full))
 
 
 # ----------------------------------------------------------------- date-time

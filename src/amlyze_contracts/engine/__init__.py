@@ -14,4 +14,3 @@ language's conditions are :mod:`amlyze_contracts.conditions`. The public names a
 re-exported by the package root (``from amlyze_contracts import validate_request``);
 this package itself imports nothing, so importing one layer stays cheap.
 """
-

@@ -19,7 +19,7 @@ from ..catalogue import RuleSet
 from ..specs import Operation, Spec, operation
 from ..violations import InputError, Report, Violation
 from .compiler import Body, Classifiers, compiled_for, freeze_snapshot, ruleset_of
-from .fast import fast_valid
+from .fast import VALID, fast_check
 from .jsoninput import read_input
 from .schema import SlowValidator
 from .slow import (
@@ -58,16 +58,16 @@ def validate_request(
         body = bytes(body)
     ruleset = ruleset_of(rules, severities)
     snapshot = freeze_snapshot(classifiers)
-    refused: frozenset[bool] = frozenset()
+    tried: dict[bool, int] = {}
     if operation_id is not None:
         comp = compiled_for(operation_id, ruleset, snapshot, spec)
         as_item = item is True
-        if fast_valid(comp, body, as_item=as_item):
+        proven = tried[as_item] = fast_check(comp, body, as_item=as_item)
+        if proven == VALID:
             return Report(operation_id, [], "item" if as_item else "request")
-        refused = frozenset({as_item})
 
-    # Slow path: parse with diagnostics.
-    call = RequestCall(operation_id, item, ruleset, snapshot, spec, positions, refused)
+    # Slow path: parse with diagnostics (the schema too, unless the fast path proved it).
+    call = RequestCall(operation_id, item, ruleset, snapshot, spec, positions, tried)
     with collector_paused():
         return diagnose_request(body, call)
 

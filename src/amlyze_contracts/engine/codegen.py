@@ -82,6 +82,8 @@ class ObjectChecker(msgspec.Struct, frozen=True):
     rules: tuple[Rule, ...]
     # Fast path: a list of Structs -> every deferred format valid and every rule kept.
     check_many: Callable[[Sequence[Any]], bool]
+    # Fast path: a list of Structs -> every deferred format valid (the rules aside).
+    formats_hold: Callable[[Sequence[Any]], bool]
     diagnose: Callable[[Mapping[str, Any]], list[int]]  # slow path: indexes of broken rules
     # Slow path, a batch: its columns (slow_columns.ItemColumns) -> per rule, the
     # indexes of the items that break it.
@@ -153,6 +155,12 @@ def compile_checker(
             required=frozenset(required),
             formats=format_columns,
             rules=resolved,
+        ),
+        functools.partial(
+            fast_columns.formats_hold,
+            attr_names=attrs,
+            required=frozenset(required),
+            formats=format_columns,
         ),
         gen.ns[DIAGNOSE],
         gen.ns[DIAGNOSE_RULES],

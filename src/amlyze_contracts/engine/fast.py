@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from .codegen import MISSING
-from .compiler import Body, CompiledOperation
+from .codegen import MISSING, ObjectChecker
+from .compiler import Body, CompiledOperation, Target
 from .jsoninput import may_have_duplicates
 
 _DECODE_ERRORS = (
@@ -29,14 +29,30 @@ _DECODE_ERRORS = (
 )
 
 
+# What the fast path proved of a body.
+UNKNOWN = 0  # nothing: the slow path diagnoses everything
+SCHEMA = 1  # the body keeps the schema (decoded, formats valid); some rule may be broken
+VALID = 2  # no violation at all
+
+
 def fast_valid(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any = MISSING) -> bool:
     """True only when ``body`` (bytes, str or parsed JSON; or ``parsed``, the value the
     slow path already read) has no violation at all: it decodes into the generated
     Structs (types, required members, enums, lengths, no unknown members) and keeps
     every rule. False says nothing: the slow path decides."""
+    return fast_check(comp, body, as_item, parsed) == VALID
+
+
+def fast_check(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any = MISSING) -> int:
+    """:data:`VALID`, :data:`SCHEMA` or :data:`UNKNOWN` (see :func:`fast_valid`).
+
+    The decoder is never more lenient than the schema, so a body it decodes, with
+    its deferred formats valid, has no schema violation: the slow path then looks
+    only at the rules (a body whose every item breaks a rule skips the schema
+    diagnosis)."""
     target = comp.item if as_item else comp.body
     if target is None or target.fast is None:
-        return False
+        return UNKNOWN
     fast = target.fast
     try:
         if parsed is not MISSING:
@@ -44,33 +60,57 @@ def fast_valid(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any =
         elif isinstance(body, (bytes, str)):
             obj = fast.decoder.decode(body)
             if may_have_duplicates(body, msgspec.json.encode(obj)):
-                return False
+                return UNKNOWN
         else:
             obj = msgspec.convert(body, fast.type)
     except _DECODE_ERRORS:
-        return False
+        return UNKNOWN
+    root_checker = target.checkers.get(id(target.schema))
+    batch = not as_item and comp.item_schema is not None and comp.item_key is not None
+    items: list[Any] = getattr(obj, fast.attrs_for(type(obj))[comp.item_key or ""]) if batch else []
+    item_checker = target.checkers.get(id(comp.item_schema)) if batch else None
+    if _rules_kept(comp, target, obj, items, root_checker, item_checker, batch):
+        return VALID
+    # Formats the decoder left to the checkers (body and items; nested objects'
+    # formats are the decoder's own).
+    if root_checker is not None and not root_checker.formats_hold((obj,)):
+        return UNKNOWN
+    if item_checker is not None and not item_checker.formats_hold(items):
+        return UNKNOWN
+    return SCHEMA
+
+
+def _rules_kept(
+    comp: CompiledOperation,
+    target: Target,
+    obj: Any,
+    items: list[Any],
+    root_checker: ObjectChecker | None,
+    item_checker: ObjectChecker | None,
+    batch: bool,
+) -> bool:
+    """Every rule of a decoded body kept (and the deferred formats valid)."""
     # Rules: items (or the single item) and the body object; nested objects with
     # rules of their own are not walked here, so such specs always take the slow path.
-    root_checker = target.checkers.get(id(target.schema))
     if root_checker is not None and not root_checker.check_many((obj,)):
         return False
-    if as_item or comp.item_schema is None or comp.item_key is None:
-        return len(target.checkers) <= 1
-    items = getattr(obj, fast.attrs_for(type(obj))[comp.item_key])
+    checkers = target.checkers
+    if not batch:
+        return len(checkers) <= 1
     # The body's checkers cover the items too (the item schema is inside the body's).
-    item_checker = target.checkers.get(id(comp.item_schema))
-    if len(target.checkers) > (root_checker is not None) + (item_checker is not None):
+    if len(checkers) > (root_checker is not None) + (item_checker is not None):
         return False
     if item_checker is not None and not item_checker.check_many(items):
         return False
     if comp.batch_rules:
-        attrs = fast.attrs_for(type(items[0])) if items else {}
+        fast = target.fast
+        attrs = fast.attrs_for(type(items[0])) if items and fast is not None else {}
 
         def getter(name: str) -> Callable[[Any], Any]:
             attr = attrs.get(name)
             return operator.attrgetter(attr) if attr else (lambda _item: MISSING)
 
-        for _rule, batch in comp.batch_rules:
-            if batch.fast_ok is None or not batch.fast_ok(items, getter):
+        for _rule, batch_rule in comp.batch_rules:
+            if batch_rule.fast_ok is None or not batch_rule.fast_ok(items, getter):
                 return False
     return True

@@ -229,3 +229,19 @@ def check_columns(
         return _check_each(objs, attr_names, formats, rules)
     cols = Columns(objs, attr_names, required)
     return all(f.holds(cols) for f in formats) and all(r.holds(cols) for r in rules)
+
+
+def formats_hold(
+    objs: Sequence[Any],
+    attr_names: Mapping[str, str],
+    required: Collection[str],
+    formats: Sequence[FormatColumn],
+) -> bool:
+    """True when every object's deferred formats are valid, whatever the rules say
+    (with a successful decode: the objects keep the schema)."""
+    if not objs or not formats:
+        return True
+    if len(objs) <= _FEW:
+        return _check_each(objs, attr_names, formats, ())
+    cols = Columns(objs, attr_names, required)
+    return all(f.holds(cols) for f in formats)

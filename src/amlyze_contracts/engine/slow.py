@@ -18,8 +18,8 @@ import functools
 import gc
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import repeat
-from operator import add, is_
+from itertools import compress, count, repeat
+from operator import add, is_, not_
 from typing import Any
 
 import msgspec
@@ -31,11 +31,11 @@ from ..specs import SCHEMA_NAME, Spec
 from ..violations import InputError, Report, Violation
 from .codegen import MISSING, ObjectChecker
 from .compiler import Body, CompiledOperation, Snapshot, Target, compiled_for
-from .fast import fast_valid
+from .fast import UNKNOWN, VALID, fast_check
 from .jsoninput import FlatBatchText, line_cols, locate, read_input
 from .schema import SchemaError
 from .shapes import detect_operation
-from .slow_columns import ItemColumns, per_value, schema_findings
+from .slow_columns import ItemColumns, render_each, schema_findings
 
 
 def _batch_items(comp: CompiledOperation, value: Any, as_item: bool) -> list[dict[str, Any]] | None:
@@ -49,20 +49,27 @@ def _batch_items(comp: CompiledOperation, value: Any, as_item: bool) -> list[dic
 
 
 def diagnose(
-    comp: CompiledOperation, value: Any, as_item: bool, text: str | None = None
+    comp: CompiledOperation,
+    value: Any,
+    as_item: bool,
+    text: str | None = None,
+    schema_proven: bool = False,
 ) -> list[Violation]:
     """Every violation in a parsed body; ``text`` (the body's text) lets batch items'
-    violations carry their line and column at once."""
+    violations carry their line and column at once. ``schema_proven``: the fast path
+    proved the body keeps the schema (:data:`engine.fast.SCHEMA`), only rules are left."""
     target = comp.item if as_item else comp.body
     assert target is not None
     items = _batch_items(comp, value, as_item)
     out: list[Violation] = []
     if items is None:
-        out += _schema_violations(comp, target, target.slow.iter_errors(value))
+        if not schema_proven:
+            out += _schema_violations(comp, target, target.slow.iter_errors(value))
         objects = _walk_objects(value, target.schema, "")
     else:
-        out += _schema_violations(comp, target, comp.root_only.iter_errors(value))
-        out += _batch_item_violations(comp, target, value, items, text)
+        if not schema_proven:
+            out += _schema_violations(comp, target, comp.root_only.iter_errors(value))
+        out += _batch_item_violations(comp, target, value, items, text, schema_proven)
         # The body's other objects (the items are done).
         objects = _walk_objects({**value, comp.item_key: []}, target.schema, "")
     for pointer, obj, obj_schema in objects:
@@ -97,9 +104,11 @@ def _batch_item_violations(
     value: dict[str, Any],
     items: list[dict[str, Any]],
     text: str | None,
+    schema_proven: bool = False,
 ) -> list[Violation]:
-    """Schema errors and rules of every item of a batch, column by column; with the
-    text, their positions too (found member by member, not pointer by pointer)."""
+    """Schema errors (unless ``schema_proven``) and rules of every item of a batch,
+    column by column; with the text, their positions too (found member by member,
+    not pointer by pointer)."""
     flat, item_schema = comp.flat_items, comp.item_schema
     assert flat is not None and item_schema is not None
     ruleset = comp.ruleset
@@ -108,7 +117,7 @@ def _batch_item_violations(
     found: dict[str, list[_ItemFinding]] = {}  # by member
     severities: dict[str, str] = {}
     codes: dict[str, str | None] = {}
-    for index, rule_id, member, message in schema_findings(cols, flat):
+    for index, rule_id, member, message in () if schema_proven else schema_findings(cols, flat):
         severity = severities.get(rule_id)
         if severity is None:
             severity = severities[rule_id] = ruleset.severity(rule_id)
@@ -231,8 +240,8 @@ def _rule_findings(checker: ObjectChecker, cols: ItemColumns) -> dict[str, list[
             continue
         member = rule.target_field or ""
         # The same rule and value read the same (a missing bic, a status): rendered once.
-        render = per_value(functools.partial(_render_at, rule.render, member))
-        messages = map(render, map(cols[member].__getitem__, hits))
+        render = functools.partial(_render_at, rule.render, member)
+        messages = render_each(render, list(map(cols[member].__getitem__, hits)))
         found.setdefault(member, []).extend(
             zip(hits, repeat(rule.id), repeat(rule.severity), messages, repeat(rule.code))
         )
@@ -245,7 +254,7 @@ def _render_at(render: Callable[..., str], member: str, value: Any) -> str:
 
 
 def _indexes_not(flags: Iterable[bool]) -> list[int]:
-    return [i for i, flag in enumerate(flags) if not flag]
+    return list(compress(count(), map(not_, flags)))
 
 
 def _rule_violation(rule: Rule, pointer: str, obj: Mapping[str, Any]) -> Violation:
@@ -311,8 +320,9 @@ class RequestCall(msgspec.Struct, frozen=True):
     snapshot: Snapshot
     spec: Spec | None
     positions: bool
-    # The targets (as an item or not) the fast path already refused this body for.
-    refused: frozenset[bool] = frozenset()
+    # What the fast path proved of this body, by target (as an item or not), where
+    # it has been asked already (engine.fast: UNKNOWN or SCHEMA).
+    tried: Mapping[bool, int] = msgspec.field(default_factory=dict)
 
     def compiled(self, operation_id: str) -> CompiledOperation:
         return compiled_for(operation_id, self.ruleset, self.snapshot, self.spec)
@@ -354,15 +364,15 @@ def diagnose_request(body: Body, call: RequestCall) -> Report:
     report.kind = "item" if item else "request"
     if item and comp.item is None:
         raise InputError(f"{operation_id} has no batch items to validate one of")
-    # Offer the parsed value to the fast path only for a target it has not refused yet.
-    if (
-        bool(item) not in call.refused
-        and fast_valid(comp, None, as_item=bool(item), parsed=value)
-        and not report.violations
-    ):
-        return report
+    # Offer the parsed value to the fast path only for a target it has not seen yet.
+    proven = call.tried.get(bool(item))
+    if proven is None:
+        proven = fast_check(comp, None, as_item=bool(item), parsed=value)
+        if proven == VALID and not report.violations:
+            return report
     where = text if call.positions else None
-    report.extend(diagnose(comp, value, as_item=bool(item), text=where))
+    found = diagnose(comp, value, bool(item), where, schema_proven=proven != UNKNOWN)
+    report.extend(found)
     return positioned(report, where, value)
 
 

@@ -175,9 +175,15 @@ class ItemColumns(dict[str, list[Any]]):
         if found is None:
             column = self[name]
             try:
-                strings = [v for v in set(column) if v.__class__ is str]
+                distinct = set(column)
             except TypeError:  # unhashable values (arrays, objects) too
                 strings = list({v for v in column if v.__class__ is str})
+            else:
+                distinct.discard(MISSING)
+                if set(map(type, distinct)) <= {str}:  # nearly always: no Python loop
+                    strings = list(distinct)
+                else:
+                    strings = [v for v in distinct if v.__class__ is str]
             if holds_all is not None and holds_all(strings):
                 found = set()
             elif find_failing is None or (found := find_failing(strings)) is None:
@@ -274,6 +280,16 @@ def _member_findings(
             if v.__class__ is str and v in bad_dates:
                 out.append((i, "schema.format", name, format_text(v)))
     return out
+
+
+def render_each(render: Callable[[Any], str], values: list[Any]) -> list[str]:
+    """``render`` of each value, called once per distinct value; the messages are
+    spread to the values by a C loop (a broken batch repeats its wrong values)."""
+    try:
+        rendered = {value: render(value) for value in set(values)}
+    except TypeError:  # unhashable values
+        return list(map(per_value(render), values))
+    return list(map(rendered.__getitem__, values))
 
 
 def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
