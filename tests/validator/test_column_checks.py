@@ -1,4 +1,4 @@
-"""The fast path's whole-column checks (column_rules, formats.all_*) agree with the
+"""The fast path's whole-column checks (engine.fast_columns, formats.all_*) agree with the
 one-value forms and with the slow path, on batches shaped to reach every branch."""
 
 from __future__ import annotations

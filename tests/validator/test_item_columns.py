@@ -1,4 +1,4 @@
-"""The column diagnosis of batch items (item_columns) reports exactly what
+"""The column diagnosis of batch items (engine.slow_columns) reports exactly what
 jsonschema-rs reports: the same rules, pointers and messages, for the bundled item
 schemas and a synthetic one that reaches every keyword it supports."""
 

@@ -170,7 +170,7 @@ class CompiledOperation:
     @functools.cached_property
     def root_only(self) -> SlowValidator:
         """jsonschema-rs for the body with the batch items left out (any item is
-        allowed): the items are diagnosed column by column (item_columns)."""
+        allowed): the items are diagnosed column by column (slow_columns)."""
         assert self.body is not None and self.item_key is not None
         schema = dict(self.body.schema)
         properties = dict(schema["properties"])

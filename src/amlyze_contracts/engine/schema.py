@@ -141,7 +141,7 @@ class _StructBuilder:
                 and sub.get("format") in FAST_FORMATS
                 and "enum" not in sub
             ):
-                # The caller checks this format column by column (column_rules).
+                # The caller checks this format column by column (fast_columns).
                 self.type_for(sub)  # still refuses what the fast path cannot assert
                 tp = _annotate(str, sub, with_format=False)
                 deferred[name] = sub["format"]
@@ -330,7 +330,7 @@ class SlowValidator:
 
 
 # Messages of schema violations, one function each: the jsonschema-rs path above and
-# the column diagnosis of batch items (item_columns) say the same thing the same way.
+# the column diagnosis of batch items (slow_columns) say the same thing the same way.
 
 
 def required_message(member: str, present: Iterable[str], properties: Mapping[str, Any]) -> str:
