@@ -18,8 +18,8 @@ import functools
 import gc
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import compress, count, repeat
-from operator import add, is_, not_
+from itertools import repeat
+from operator import add, is_
 from typing import Any
 
 import msgspec
@@ -114,6 +114,7 @@ def _batch_item_violations(
     ruleset = comp.ruleset
     schema_name = item_schema.get(SCHEMA_NAME)
     cols = ItemColumns(items, flat.required)
+    cols.prefetch(flat.properties)
     found: dict[str, list[_ItemFinding]] = {}  # by member
     severities: dict[str, str] = {}
     codes: dict[str, str | None] = {}
@@ -133,7 +134,7 @@ def _batch_item_violations(
     out = _located(comp, found, value, text, cols)
     if comp.unknown_rule is not None and flat.additional:
         prefix = f"/{escape_token(comp.item_key or '')}/"
-        for i in _indexes_not(map(flat.known.issuperset, items)):
+        for i in cols.outside(flat.known):
             out += _unknown_violations(comp, f"{prefix}{i}", items[i], item_schema)
     return out
 
@@ -251,10 +252,6 @@ def _rule_findings(checker: ObjectChecker, cols: ItemColumns) -> dict[str, list[
 def _render_at(render: Callable[..., str], member: str, value: Any) -> str:
     # A missing member reads as null in a message, as dict.get gives it.
     return render(field=member, value=None if value is MISSING else value)
-
-
-def _indexes_not(flags: Iterable[bool]) -> list[int]:
-    return list(compress(count(), map(not_, flags)))
 
 
 def _rule_violation(rule: Rule, pointer: str, obj: Mapping[str, Any]) -> Violation:
