@@ -289,7 +289,8 @@ OPS: dict[str, Op] = {
         Op(
             "equals",
             _any,
-            lambda x: f"({x.v} is not {x.miss} and {_equals_expr(x.v, x.arg, x.const)})",
+            # No test for "missing" needed: the sentinel equals nothing.
+            lambda x: f"({_equals_expr(x.v, x.arg, x.const)})",
             "always",
             _distinct,
             satisfy=lambda _d, c, _i: _st().just(c.arg),
@@ -346,7 +347,8 @@ OPS: dict[str, Op] = {
         Op(
             "type",
             _type_name,
-            lambda x: f"({x.v} is not {x.miss} and {_TYPE_EXPR[x.arg].format(v=x.v)})",
+            # No test for "missing" needed: the sentinel is of no JSON type.
+            lambda x: f"({_TYPE_EXPR[x.arg].format(v=x.v)})",
             "always",
             _distinct,
             satisfy=_type_value,

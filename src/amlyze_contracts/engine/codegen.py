@@ -20,6 +20,7 @@ constants ``_c<n>`` the generator registers.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +136,7 @@ def compile_checker(
         (i, rule) for i, (rule, flag) in enumerate(zip(rules, flags, strict=True)) if not flag
     ]
     recipes = [_column_recipe(rule, index, gen, asserted, lines) for index, rule in costly]
-    source = "\n".join(lines) + "\n"
+    source = "\n".join(_bind_names(lines)) + "\n"
     code = compile(source, "<amlyze_contracts rules>", "exec")
     exec(code, gen.ns)  # our own generated source, from validated rule data
     resolved = [
@@ -166,6 +167,27 @@ def compile_checker(
         gen.ns[DIAGNOSE_RULES],
         source,
     )
+
+
+_GENERATED_NAME = re.compile(rf"\b(?:{_MISSING}|{_NOTHING}|_c[0-9]+)\b")
+
+
+def _bind_names(lines: list[str]) -> list[str]:
+    """Each generated function with the namespace names it reads (the sentinels, the
+    constants) bound as keyword-only defaults: local reads in its loops, not global
+    lookups."""
+    out: list[str] = []
+    start = 0
+    starts = [i for i, line in enumerate(lines) if line.startswith("def ")]
+    for end in [*starts[1:], len(lines)]:
+        head, body = lines[start], lines[start + 1 : end]
+        names = sorted(set(_GENERATED_NAME.findall("\n".join(body))))
+        if head.startswith("def ") and names:
+            bound = ", ".join(f"{name}={name}" for name in names)
+            head = head.replace("):", f", *, {bound}):", 1)
+        out += [head, *body]
+        start = end
+    return out
 
 
 def _members(rules: Iterable[Rule]) -> dict[str, str]:
