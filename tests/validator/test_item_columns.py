@@ -4,6 +4,7 @@ schemas and a synthetic one that reaches every keyword it supports."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -210,3 +211,12 @@ def test_positions_found_per_member_match_the_json_walk(indent: int | None) -> N
     walked = locate(text, [v.pointer for v in report.violations])
     for v in report.violations:
         assert (v.line, v.column) == walked[v.pointer], v
+
+
+def test_equal_values_of_other_types_keep_their_own_message() -> None:
+    # 1, 1.0 and True are equal and hash alike: a message cached by value named
+    # them all "1" (found by the property test above).
+    items = [account(i, accountStatus=value) for i, value in enumerate((1, 1.0, True, 0.0, -0.0))]
+    report = validate_request("batchAccounts", json.dumps({"accounts": items}).encode())
+    enum = [v.message.rsplit("got ", 1)[1] for v in report if v.rule == "schema.enum"]
+    assert enum == ["1", "1.0", "True", "0.0", "-0.0"]

@@ -49,7 +49,9 @@ def fast_check(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any =
     The decoder is never more lenient than the schema, so a body it decodes, with
     its deferred formats valid, has no schema violation: the slow path then looks
     only at the rules (a body whose every item breaks a rule skips the schema
-    diagnosis)."""
+    diagnosis). Duplicate keys do not change that: the decoder checks every
+    occurrence and keeps the last, as the slow path's parser does; so the proof of
+    their absence is needed, and paid, only for a VALID verdict."""
     target = comp.item if as_item else comp.body
     if target is None or target.fast is None:
         return UNKNOWN
@@ -59,8 +61,6 @@ def fast_check(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any =
             obj = msgspec.convert(parsed, fast.type)
         elif isinstance(body, (bytes, str)):
             obj = fast.decoder.decode(body)
-            if may_have_duplicates(body, msgspec.json.encode(obj)):
-                return UNKNOWN
         else:
             obj = msgspec.convert(body, fast.type)
     except _DECODE_ERRORS:
@@ -70,6 +70,9 @@ def fast_check(comp: CompiledOperation, body: Body, as_item: bool, parsed: Any =
     items: list[Any] = getattr(obj, fast.attrs_for(type(obj))[comp.item_key or ""]) if batch else []
     item_checker = target.checkers.get(id(comp.item_schema)) if batch else None
     if _rules_kept(comp, target, obj, items, root_checker, item_checker, batch):
+        text = body if parsed is MISSING and isinstance(body, (bytes, str)) else None
+        if text is not None and may_have_duplicates(text, msgspec.json.encode(obj)):
+            return SCHEMA  # the slow path's reader names the duplicates
         return VALID
     # Formats the decoder left to the checkers (body and items; nested objects'
     # formats are the decoder's own).

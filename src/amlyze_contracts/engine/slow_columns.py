@@ -326,14 +326,24 @@ def _indexes(flags: Iterable[Any]) -> list[int]:
     return list(compress(count(), flags))
 
 
+# Values that read the same in a message whenever they are equal (1, 1.0 and True
+# are equal and hash alike, yet read differently; so do 0.0 and -0.0).
+_PLAIN = frozenset({str, type(None), type(MISSING)})
+
+
 def render_each(render: Callable[[Any], str], values: list[Any]) -> list[str]:
     """``render`` of each value, called once per distinct value; the messages are
     spread to the values by a C loop (a broken batch repeats its wrong values)."""
-    try:
-        rendered = {value: render(value) for value in set(values)}
-    except TypeError:  # unhashable values
+    if not set(map(type, values)) <= _PLAIN:
         return list(map(per_value(render), values))
+    rendered = {value: render(value) for value in set(values)}
     return list(map(rendered.__getitem__, values))
+
+
+def _distinct(value: Any) -> Any:
+    """A cache key as distinct as the value's text (see _PLAIN)."""
+    kind = value.__class__
+    return value if kind in _PLAIN else (kind, value, repr(value) if kind is float else None)
 
 
 def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -342,11 +352,12 @@ def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
 
     def message(value: Any) -> str:
         try:
-            found = cache.get(value)
+            key = _distinct(value)
+            found = cache.get(key)
         except TypeError:  # unhashable
             return render(value)
         if found is None:
-            found = cache[value] = render(value)
+            found = cache[key] = render(value)
         return found
 
     return message
