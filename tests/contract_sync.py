@@ -46,8 +46,8 @@ def table_rows(text: str) -> list[tuple[str, str, str | None]]:
 
 
 def mismatches(text: str) -> list[str]:
+    from amlyze_contracts.catalogue import BUILTIN_RULES, load_rules
     from amlyze_contracts.contract.checks import RULES as SERVER_RULES
-    from amlyze_contracts.rules import BUILTIN_RULES, load_rules
     from tests.validator.test_request_rules import CASES
 
     problems: list[str] = []

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from amlyze_contracts.catalogue import load_rules
 from amlyze_contracts.contract.checks import RULES as SERVER_RULES
-from amlyze_contracts.rules import load_rules
 from tests.conftest import REPO
 from tests.contract_sync import main
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, SAMPLES
 
 
 @pytest.mark.slow

@@ -13,10 +13,9 @@ import yaml
 from amlyze_contracts import specs
 from amlyze_contracts.cli import main
 from amlyze_contracts.spec_lint import lint_document, lint_file
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, SPEC_DATA
 
-DATA = Path(__file__).parent / "data" / "specs"
-PUBLISHED = DATA / "published-batch-accounts.openapi.yaml"
+PUBLISHED = SPEC_DATA / "published-batch-accounts.openapi.yaml"
 SEED = SEEDS / "002_310a0d4e817f769d.txt"
 EXAMPLES_200 = (
     "/paths/~1amlyze-ws-rest~1batch-accounts/post/responses/200/content/application~1json/examples"

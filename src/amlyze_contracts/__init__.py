@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (imported on first use).
 _HOMES: dict[str, str] = {
-    "InputError": "report",
-    "Report": "report",
-    "Violation": "report",
-    "validate_request": "validation",
-    "validate_response": "validation",
-    "RuleFileError": "rules",
+    "InputError": "violations",
+    "Report": "violations",
+    "Violation": "violations",
+    "validate_request": "engine.api",
+    "validate_response": "engine.api",
+    "RuleFileError": "catalogue",
     "ClassifierError": "classifiers",
     "SpecError": "specs",
     "MissingExtra": "extras",
@@ -37,12 +37,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .catalogue import RuleFileError
     from .classifiers import ClassifierError
+    from .engine.api import validate_request, validate_response
     from .extras import MissingExtra
-    from .report import InputError, Report, Violation
-    from .rules import RuleFileError
     from .specs import SpecError
-    from .validation import validate_request, validate_response
+    from .violations import InputError, Report, Violation
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .domain import EXIT_OK, EXIT_USAGE
 from .extras import MissingExtra, extra_of, require
 
 # name -> (module, one-line help, the extra it needs or None). Modules expose
@@ -26,8 +27,6 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "test": ("test_cmd", "contract-test a deployed implementation", "contract"),
     "proxy": ("proxy_cmd", "validate real traffic through a reverse proxy, record HAR", None),
 }
-
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):

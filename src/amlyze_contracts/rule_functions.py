@@ -1,27 +1,36 @@
-"""Rules that need code, registered under their contract ids.
+"""Rules that need code, registered under the names rule files give in ``function:``.
 
 Each function receives plain parsed JSON and yields :class:`Finding` objects; the
-rule's severity, code and message template come from the rule catalogue
-(``specs/rules/*.yaml``), so ids, severities and codes live in one place.
+rule's id, severity, code and message template come from the rule catalogue
+(``specs/rules/*.yaml``), so ids, severities and codes live in one place. Loading a
+rule file fails when a ``function:`` names nothing registered here (:data:`KINDS`).
 
+* object rules: ``fn(obj, properties, pointer) -> findings`` over one object;
 * batch rules: ``fn(items, item_key) -> findings`` over the item list of a batch;
-* exchange rules: ``fn(exchange) -> findings`` over one request/response pair.
+* response rules: ``fn(exchange) -> findings`` over any response, request or not;
+* exchange rules: ``fn(exchange) -> findings`` over one request/response pair;
+* templates: expanded into declarative rules by the catalogue (``classifier``).
 """
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 import msgspec
 
-from .report import escape_token
-from .schema_check import closest
+from .domain import (
+    ACCEPTED,
+    ACCUMULATED_BALANCE,
+    ECHOED_IDENTIFIERS,
+    REJECTED,
+    RESULT_TYPES,
+    escape_token,
+)
+from .engine.schema import closest
 
-ACCEPTED = frozenset({"REQUEST_ACCEPTED", "OK"})
-REJECTED = frozenset({"REQUEST_REJECTED", "ERROR"})
-RESULT_TYPES = ACCEPTED | REJECTED
 BRM_ALWAYS_ALLOWED = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
 
 
@@ -34,7 +43,11 @@ class Finding(msgspec.Struct, frozen=True):
 
 
 class Exchange(msgspec.Struct, frozen=True):
-    """One request and the response it got, as the response rules see them."""
+    """One request and the response it got, as the response rules see them.
+
+    The response rules read the response only: ``headers`` (None: not known), whether
+    the spec documents the status (``status_known``; ``documented`` lists the statuses
+    it names) and ``has_body`` (a body was sent)."""
 
     operation_id: str
     status: int
@@ -42,11 +55,15 @@ class Exchange(msgspec.Struct, frozen=True):
     request_body: Any = None
     request_params: Mapping[str, Any] = msgspec.field(default_factory=dict)
     item_key: str | None = None
+    headers: Mapping[str, str] | None = None
+    documented: tuple[str, ...] = ()
+    status_known: bool = True
+    has_body: bool = True
 
 
 BatchDiagnose = Callable[[list[Any], str], Iterator[Finding]]
 # A fast proof over decoded Structs: True only when diagnose would find nothing.
-# ``attr(name)`` gives a getter for a member (msgspec.UNSET when absent).
+# ``attr(name)`` gives a getter for a member (codegen.MISSING, i.e. msgspec.UNSET, when absent).
 BatchFastOk = Callable[[list[Any], Callable[[str], Callable[[Any], Any]]], bool]
 ExchangeRule = Callable[[Exchange], Iterator[Finding]]
 
@@ -56,23 +73,54 @@ class BatchRule(msgspec.Struct, frozen=True):
     fast_ok: BatchFastOk | None = None
 
 
+ObjectRule = Callable[[Mapping[str, Any], Mapping[str, Any], str], Iterator[Finding]]
+
 BATCH_RULES: dict[str, BatchRule] = {}
+RESPONSE_RULES: dict[str, ExchangeRule] = {}
 EXCHANGE_RULES: dict[str, ExchangeRule] = {}
+OBJECT_RULES: dict[str, ObjectRule] = {}
+# Every registered name -> its kind (object | batch | response | exchange | template).
+KINDS: dict[str, str] = {}
+# The names the engine and the catalogue call by name.
+UNKNOWN_FIELD = "unknown_field"
+CLASSIFIER = "classifier"  # a template: one membership rule per x-dynamic-enum member
+KINDS[CLASSIFIER] = "template"
+
+
+def _register(name: str, kind: str) -> None:
+    if name in KINDS:  # pragma: no cover - a programming error, caught at import
+        raise ValueError(f"rule function {name!r} registered twice")
+    KINDS[name] = kind
 
 
 def batch_rule(
     name: str, fast_ok: BatchFastOk | None = None
 ) -> Callable[[BatchDiagnose], BatchDiagnose]:
     def register(fn: BatchDiagnose) -> BatchDiagnose:
+        _register(name, "batch")
         BATCH_RULES[name] = BatchRule(fn, fast_ok)
         return fn
 
     return register
 
 
-def exchange_rule(name: str) -> Callable[[ExchangeRule], ExchangeRule]:
+def exchange_rule(
+    name: str, *, needs_request: bool = True
+) -> Callable[[ExchangeRule], ExchangeRule]:
+    """A rule over a response; ``needs_request=False``: it runs without the request."""
+
     def register(fn: ExchangeRule) -> ExchangeRule:
-        EXCHANGE_RULES[name] = fn
+        _register(name, "exchange" if needs_request else "response")
+        (EXCHANGE_RULES if needs_request else RESPONSE_RULES)[name] = fn
+        return fn
+
+    return register
+
+
+def object_rule(name: str) -> Callable[[ObjectRule], ObjectRule]:
+    def register(fn: ObjectRule) -> ObjectRule:
+        _register(name, "object")
+        OBJECT_RULES[name] = fn
         return fn
 
     return register
@@ -81,6 +129,7 @@ def exchange_rule(name: str) -> Callable[[ExchangeRule], ExchangeRule]:
 # ------------------------------------------------------------------ request rules
 
 
+@object_rule(UNKNOWN_FIELD)
 def unknown_members(
     obj: Mapping[str, Any], properties: Mapping[str, Any], pointer: str
 ) -> Iterator[Finding]:
@@ -107,7 +156,10 @@ def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]
 
 @batch_rule("communication_number_unique", fast_ok=_numbers_unique)
 def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
-    numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
+    if set(map(type, items)) <= {dict}:  # nearly always: read in C
+        numbers = list(map(dict.get, items, repeat("communicationNumber")))
+    else:
+        numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
     strings = [n for n in numbers if n.__class__ is str]
     if len(set(strings)) == len(strings):  # no repeat: the common case, in C
         return
@@ -123,6 +175,32 @@ def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Fin
             )
         else:
             first_seen[number] = index
+
+
+# ------------------------------------------------------------------ response rules
+
+
+@exchange_rule("status_documented", needs_request=False)
+def status_documented(ex: Exchange) -> Iterator[Finding]:
+    if not ex.status_known:
+        yield Finding(
+            "",
+            {
+                "status": ex.status,
+                "operation": ex.operation_id,
+                "documented": ", ".join(ex.documented),
+            },
+        )
+
+
+@exchange_rule("content_type", needs_request=False)
+def content_type(ex: Exchange) -> Iterator[Finding]:
+    if ex.headers is None or not ex.has_body:
+        return
+    # Checked before parsing: a text/html error page is a content-type failure too.
+    got = {k.lower(): v for k, v in ex.headers.items()}.get("content-type", "")
+    if got.split(";")[0].strip().lower() != "application/json":
+        yield Finding("", {"got": got or "(none)"})
 
 
 # ------------------------------------------------------------------ exchange rules
@@ -164,7 +242,7 @@ def result_correlation(ex: Exchange) -> Iterator[Finding]:
     for index, (item, result) in enumerate(zip(items, results, strict=False)):
         if not isinstance(item, dict) or not isinstance(result, dict):
             continue
-        for name in ("communicationNumber", "accountExtId", "businessUnit"):
+        for name in ECHOED_IDENTIFIERS:
             sent, got = item.get(name), result.get(name)
             if name == "businessUnit" and name not in item:
                 continue  # echoed only when the item had one
@@ -247,11 +325,7 @@ def time_elapsed(ex: Exchange) -> Iterator[Finding]:
 
 
 def _brm_ok(ex: Exchange) -> bool:
-    return (
-        ex.status == 200
-        and isinstance(ex.body, dict)
-        and ex.operation_id == "retrieveAccumulatedBalance"
-    )
+    return ex.status == 200 and isinstance(ex.body, dict) and ex.operation_id == ACCUMULATED_BALANCE
 
 
 @exchange_rule("brm_id_echo")

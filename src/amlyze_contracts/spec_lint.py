@@ -26,8 +26,9 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-from .report import Violation, join_pointer
+from .domain import join_pointer, unescape_token
 from .specs import HTTP_METHODS, SpecError, resolve_refs
+from .violations import Violation
 
 RULE_INVALID = "spec.invalid"
 RULE_EXAMPLE = "spec.example-mismatch"
@@ -45,10 +46,7 @@ def split_pointer(pointer: str) -> list[str]:
     """RFC 6901 tokens; a ``$ref`` fragment may also be percent-encoded."""
     if pointer in ("", "/"):
         return []
-    return [
-        urllib.parse.unquote(raw).replace("~1", "/").replace("~0", "~")
-        for raw in pointer.lstrip("/").split("/")
-    ]
+    return [unescape_token(urllib.parse.unquote(raw)) for raw in pointer.lstrip("/").split("/")]
 
 
 def _get(document: Any, tokens: Sequence[str]) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from . import parse_cache
+from .domain import unescape_token
 
 SPEC_SUFFIXES = (".openapi.yaml", ".openapi.yml", ".openapi.json")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -111,7 +112,7 @@ def read_document(source: str | Path) -> Any:
 def _pointer_get(document: Any, pointer: str, source: str) -> Any:
     node = document
     for raw in pointer.lstrip("/").split("/") if pointer not in ("", "/") else []:
-        token = _unquote(raw).replace("~1", "/").replace("~0", "~")
+        token = unescape_token(_unquote(raw))
         try:
             node = node[int(token)] if isinstance(node, list) else node[token]
         except (KeyError, IndexError, ValueError, TypeError):

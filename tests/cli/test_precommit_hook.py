@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
-DATA = Path(__file__).parent / "data"
+from tests.conftest import CLI_DATA as DATA
+from tests.conftest import REPO as ROOT
+
 # What `pip install <repo>` needs: the build config, the package and its data.
 SNAPSHOT = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "src", "specs")
 GIT_ENV = {

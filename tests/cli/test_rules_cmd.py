@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from amlyze_contracts.catalogue import BUILTIN_RULES, load_rules
 from amlyze_contracts.cli import main
-from amlyze_contracts.rules import BUILTIN_RULES, load_rules
 
 
 def _ids() -> set[str]:

@@ -17,9 +17,9 @@ import pytest
 
 from amlyze_contracts.cli import main
 from amlyze_contracts.cli_output.github import annotation, escape_data, escape_property
+from tests.conftest import CLI_DATA as DATA
 from tests.conftest import SAMPLES
 
-DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid-batch-accounts.json"
 INVALID = DATA / "invalid-batch-accounts.json"
 BALANCES = DATA / "valid-balances.json"

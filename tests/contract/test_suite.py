@@ -36,9 +36,9 @@ from amlyze_contracts.contract.generate import (
     realize,
 )
 from amlyze_contracts.contract.suite import run
+from amlyze_contracts.engine.api import validate_request
 from amlyze_contracts.server import running
 from amlyze_contracts.server.fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
-from amlyze_contracts.validation import validate_request
 
 from .servers import TOKEN, cli, run_pytest
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from amlyze_contracts import InputError, jsoninput, validate_request
+from amlyze_contracts import InputError, validate_request
+from amlyze_contracts.engine import jsoninput
 
 from .builders import account, accounts_body, dumps
 
@@ -141,7 +142,7 @@ def test_valid_input_never_computes_positions(monkeypatch: pytest.MonkeyPatch) -
     def boom(*_args: object) -> None:
         raise AssertionError("positions computed for a valid body")
 
-    monkeypatch.setattr("amlyze_contracts.validation.locate", boom)
+    monkeypatch.setattr("amlyze_contracts.engine.slow.locate", boom)
     body = dumps(accounts_body(*(account(i) for i in range(50))))
     report = validate_request(OP, body)
     assert report.valid and not report.violations

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from amlyze_contracts import validate_request
+from amlyze_contracts.catalogue import RuleFileError, load_rules
 from amlyze_contracts.classifiers import ClassifierError
-from amlyze_contracts.rules import RuleFileError, load_rules
 from amlyze_contracts.specs import bundled_dir, load
 
 from .builders import account, accounts_body, dumps
@@ -134,6 +134,33 @@ def test_invalid_rule_files_name_file_and_entry(
     with pytest.raises(RuleFileError) as info:
         validate_request(OP, accounts_body(account(0)), rules=[path])
     assert str(path) in str(info.value) and needle in str(info.value)
+
+
+def test_unregistered_functions_fail_when_the_file_loads(tmp_path: Path) -> None:
+    # A typo in `function:` used to disable the rule silently.
+    path = write_rules(
+        tmp_path, [{"id": "batch.typo", "message": "m", "function": "batch_not_emtpy"}]
+    )
+    with pytest.raises(RuleFileError) as info:
+        load_rules([path])
+    text = str(info.value)
+    assert str(path) in text and "batch.typo" in text and "'batch_not_emtpy'" in text
+    assert "batch_not_empty" in text  # the known names are listed
+    ok = write_rules(
+        tmp_path,
+        [{"id": "batch.mine", "message": "m", "function": "batch_not_empty"}],
+        name="ok.rules.yaml",
+    )
+    assert load_rules([ok]).by_id["batch.mine"].function == "batch_not_empty"
+
+
+def test_every_bundled_function_is_registered() -> None:
+    from amlyze_contracts import rule_functions
+
+    named = {r.function for r in load_rules().rules if r.function}
+    assert named <= set(rule_functions.KINDS)
+    # The response rules that are code run from the registry, like the others.
+    assert {"status_documented", "content_type"} <= set(rule_functions.RESPONSE_RULES)
 
 
 def test_unreadable_rule_files(tmp_path: Path) -> None:

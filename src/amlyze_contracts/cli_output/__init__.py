@@ -12,7 +12,7 @@ from typing import Protocol, TextIO
 
 import msgspec
 
-from ..report import Violation
+from ..violations import Violation
 
 FORMATS = ("text", "json", "junit", "github")
 _MODULES = {"text": "text", "json": "json_report", "junit": "junit", "github": "github"}

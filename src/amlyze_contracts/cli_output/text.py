@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..report import Violation
+from ..violations import Violation
 from . import FileResult, OutputOptions, Summary, summary_line
 
 _RESET = "\033[0m"

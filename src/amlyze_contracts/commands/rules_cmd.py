@@ -11,9 +11,9 @@ import json
 import sys
 from typing import Any
 
-from ..rules import BUILTIN_RULES, Rule, RuleFileError, load_rules
+from ..catalogue import BUILTIN_RULES, Rule, RuleFileError, load_rules
+from ..domain import EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_USAGE = 0, 2
 PROG = "amlyze-contracts rules"
 
 

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..report import Violation
+from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 from ..specs import Spec, SpecError, bundled_spec_files, list_bundled, load, spec_name
+from ..violations import Violation
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 PROG = "amlyze-contracts specs"
 
 

@@ -14,8 +14,7 @@ import sys
 import urllib.parse
 from typing import Any
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
-OPERATIONS = ("batchAccounts", "registerBatchAccountBalances", "retrieveAccumulatedBalance")
+from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, OPERATIONS
 
 
 def _positive_int(text: str) -> int:

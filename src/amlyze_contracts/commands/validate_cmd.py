@@ -25,19 +25,18 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..cli_output import FORMATS, FileResult, OutputOptions, Summary, reporter
-from ..report import Violation
+from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from ..violations import Violation
 
 if TYPE_CHECKING:
-    from ..rules import RuleSet
+    from ..catalogue import RuleSet
     from ..specs import Spec
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 PROG = "amlyze-contracts validate"
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 # Below this many files a process pool costs more than it saves; the output is the same.
 PARALLEL_MIN_FILES = 64
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _jobs(value: str) -> int:
@@ -153,14 +152,12 @@ class Checker:
 
     def __init__(self, settings: Settings) -> None:
         # Imported here, not at module level: `--help` needs none of this.
-        import orjson
-
-        from ..rules import RuleFileError, load_rules
+        from ..catalogue import RuleFileError, load_rules
+        from ..engine.api import validate_request, validate_response
+        from ..engine.shapes import detect_bytes
         from ..specs import SpecError, load, load_bundled
-        from ..validation import detect_operation, validate_request, validate_response
 
-        self._loads = orjson.loads
-        self._detect_operation = detect_operation
+        self._detect_bytes = detect_bytes
         self._validate_request = validate_request
         self._validate_response = validate_response
         self.settings = settings
@@ -180,15 +177,6 @@ class Checker:
             dict(settings.classifiers) if settings.classifiers is not None else None
         )
         self._spec_of: dict[str, Spec | None] = {}
-        # Batch bodies are told apart by their array member alone; checking that here
-        # first (in the library's operation order, as detect_operation does) saves the
-        # full shape scoring for the common case.
-        self._batch_keys: list[tuple[str, str]] = [
-            (op.batch_item[0], op.operation_id)
-            for spec in self.specs
-            for op in spec.operations.values()
-            if op.batch_item is not None
-        ]
         if settings.operation is not None:
             op = self._operation(settings.operation)
             if settings.item and op.batch_item is None:
@@ -213,18 +201,6 @@ class Checker:
             op = self._operation(operation_id)
             self._spec_of[operation_id] = op.spec if op.spec is self.user_spec else None
         return self._spec_of[operation_id]
-
-    def _detect(self, data: bytes) -> tuple[str, str] | None:
-        try:
-            # A BOM is reported by the validator; it must not hide the shape.
-            value = self._loads(data[3:] if data.startswith(UTF8_BOM) else data)
-        except ValueError:  # orjson.JSONDecodeError
-            return None
-        if isinstance(value, dict):
-            for key, operation_id in self._batch_keys:
-                if key in value:
-                    return operation_id, "request"
-        return self._detect_operation(value, self.specs)
 
     def _request(self, operation_id: str | None, data: bytes, item: bool | None) -> Any:
         return self._validate_request(
@@ -256,7 +232,7 @@ class Checker:
                 return settings.operation, "response", found
             report = self._request(settings.operation, data, True if settings.item else None)
             return report.operation_id, report.kind, report.violations
-        detected = self._detect(data)
+        detected = self._detect_bytes(data, self.specs)
         if detected is None:
             # Not JSON (or no known shape): the library reports why, with positions.
             report = self._request(None, data, None)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rule_functions import ACCEPTED, REJECTED
-from ..validation import validate_response
+from ..domain import ACCEPTED, REJECTED
+from ..engine.api import validate_response
 from .client import Received, Sent
 
 # Every server rule this suite reports; extensions beyond CONTRACT.md section 3 last.

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..classifiers import KNOWN_CLASSIFIERS
-from ..schema_check import closest
+from ..domain import OPERATIONS as OPERATIONS  # re-exported: commands.test_cmd reads it here
+from ..engine.schema import closest
 from ..server import fixtures
 
 TOKEN_ENV = "AMLYZE_CONTRACTS_TOKEN"
-OPERATIONS = ("batchAccounts", "registerBatchAccountBalances", "retrieveAccumulatedBalance")
 BATCH_OPERATIONS = OPERATIONS[:2]
 BRM_OPERATION = OPERATIONS[2]
 DEFAULT_BRM_PATH = "/brm/prepayBalanceManagement/v1"

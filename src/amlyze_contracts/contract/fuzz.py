@@ -36,8 +36,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..engine.api import validate_request
 from ..specs import operation
-from ..validation import validate_request
 from .checks import Case, CheckFailure, ItemExpect
 from .client import Received, Sent
 from .config import BRM_OPERATION, Options

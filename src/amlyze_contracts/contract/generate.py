@@ -31,11 +31,13 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from .. import conditions
+from ..catalogue import Rule, RuleSet, load_rules
+from ..conditions import Condition
+from ..engine.api import validate_request
 from ..formats import is_iban
-from ..report import Report
-from ..rules import Condition, Rule, RuleSet, load_rules
 from ..specs import SCHEMA_NAME, operation
-from ..validation import validate_request
+from ..violations import Report
 
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "<remove>"})()
 # Members whose values must be unique per run (echoed, or remembered by the server).
@@ -250,75 +252,10 @@ class ItemModel:
     # -------------------------------------------------------------- conditions
 
     def satisfy(self, cond: Condition, item: dict[str, Any]) -> st.SearchStrategy[Any]:
-        op, arg, member = cond.op, cond.arg, cond.field
-        current = item.get(member, REMOVE)
-        if op == "present":
-            if not arg:
-                return st.just(REMOVE)
-            return st.just(current) if current is not REMOVE else self.value(member)
-        if op == "not-empty":
-            return self.value(member)
-        if op == "equals":
-            return st.just(arg)
-        if op == "not-equals":
-            return self.value(member).filter(lambda v: v != arg)
-        if op == "in":
-            return st.sampled_from(list(arg))
-        if op == "not-in":
-            return self.value(member).filter(lambda v: v not in arg)
-        if op == "in-set":
-            return st.sampled_from(sorted(self._set(arg, member)))
-        if op == "matches":
-            return st.from_regex(arg, fullmatch=True)
-        if op == "type":
-            return (
-                self.value(member)
-                if self.props.get(member, {}).get("type") == arg
-                else _of_type(arg)
-            )
-        if op == "check":
-            return date_times() if arg == "date-time" else st.sampled_from(VALID_IBANS)
-        if op == "not-before":
-            other = _instant(item.get(arg))
-            return date_times(after=other) if other else date_times()
-        raise AssertionError(op)  # pragma: no cover - the rule parser rejects others
+        return conditions.satisfy(self, cond, item)  # the condition's own entry
 
     def violate(self, cond: Condition, item: dict[str, Any]) -> st.SearchStrategy[Any]:
-        op, arg, member = cond.op, cond.arg, cond.field
-        if op == "present":
-            return st.just(REMOVE) if arg else self.value(member)
-        if op == "not-empty":
-            return st.sampled_from((REMOVE, "")) if arg else self.value(member)
-        if op == "equals":
-            return self.value(member).filter(lambda v: v != arg)
-        if op == "not-equals":
-            return st.just(arg)
-        if op == "in":
-            return text(1, 12).filter(lambda v: v not in arg)
-        if op == "not-in":
-            return st.sampled_from(list(arg))
-        if op == "in-set":
-            allowed = self._set(arg, member)
-            return st.from_regex(r"\A[A-Z]{3}\Z").filter(lambda v: v not in allowed)
-        if op == "matches":
-            import re
-
-            pattern = re.compile(arg)
-            return text(1, 14).filter(lambda v: pattern.fullmatch(v) is None)
-        if op == "type":
-            return _of_type("string" if arg != "string" else "integer")
-        if op == "check":
-            if arg == "date-time":
-                return st.sampled_from(BAD_DATE_TIMES)
-            return st.sampled_from(VALID_IBANS).map(_break_iban)
-        if op == "not-before":
-            other = _instant(item.get(arg))
-            if other is None:
-                return st.nothing()
-            return st.integers(1, 3650).map(
-                lambda days: (other - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            )
-        raise AssertionError(op)  # pragma: no cover
+        return conditions.violate(self, cond, item)
 
     def _set(self, name: str, member: str) -> frozenset[str]:
         if name.startswith("classifier:"):

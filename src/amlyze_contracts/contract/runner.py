@@ -999,7 +999,7 @@ def _rule_id(label: str) -> str:
 
 
 def _judged_by_validator(label: str) -> bool:
-    from ..rules import load_rules
+    from ..catalogue import load_rules
 
     rule = _rule_id(label)
     return rule.startswith(("schema.", "input.")) or rule in load_rules().by_id
@@ -1008,7 +1008,7 @@ def _judged_by_validator(label: str) -> bool:
 def _item_errors(case: Case, options: Options) -> dict[int, set[str]] | None:
     """Error rule ids per item index of a batch body as sent (-1: outside any item);
     None when the body is not a batch the validator can read."""
-    from ..validation import validate_request
+    from ..engine.api import validate_request
 
     if case.sent.body is None:
         return None

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..rule_functions import ACCEPTED
+from ..domain import ACCEPTED
 from ..specs import operation
 from .checks import Case, ItemExpect
 from .client import Received, Sent

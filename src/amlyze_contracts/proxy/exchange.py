@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import orjson
 
-from ..report import Violation
+from ..violations import Violation
 from ..specs import Spec
 
 if TYPE_CHECKING:
-    from ..rules import RuleSet
+    from ..catalogue import RuleSet
     from ..specs import Operation
 
 Classifiers = Mapping[str, Any] | str | Path | None

@@ -23,11 +23,11 @@ import orjson
 
 from .. import __version__
 from ..cli_output import FileResult
-from ..report import Violation
+from ..violations import Violation
 from .exchange import ExchangeValidator
 
 if TYPE_CHECKING:
-    from ..rules import RuleSet
+    from ..catalogue import RuleSet
 
 CREATOR = {"name": "amlyze-contracts proxy", "version": __version__}
 _TAIL = b"\n]}}\n"

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import orjson
 
 from ..redact import REDACTED
-from ..report import Violation
+from ..violations import Violation
 from . import har
 from .exchange import ExchangeValidator, Match
 from .http import (

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from ..report import Violation
+from ..violations import Violation
 from . import parts as p
 from .state import FOREIGN_ACCOUNT, REUSED, Claim, Rejection, StateStore
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..report import Report, Violation
+from ..violations import Report, Violation
 from .fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
 from .state import Rejection
 
@@ -19,7 +19,7 @@ UNKNOWN_CUSTOMER = Rejection("404", "BusinessEntity with given extId does not ex
 
 def validate(operation_id: str, raw: bytes) -> Sequence[Violation]:
     """All violations of the project's rule set for one request body."""
-    from ..validation import validate_request  # lazily: keeps `import server` cheap
+    from ..engine.api import validate_request  # lazily: keeps `import server` cheap
 
     # Positions are never shown to a client: skip computing them.
     report: Report = validate_request(

@@ -17,16 +17,18 @@ from typing import Any
 
 import orjson
 
-from ..report import Violation
+from ..domain import ECHOED_IDENTIFIERS as _ECHOED
+from ..domain import REQUEST_ACCEPTED as ACCEPTED
+from ..domain import REQUEST_REJECTED as REJECTED
+from ..domain import UTF8_BOM as _BOM
+from ..violations import Violation
 from . import checks, fixtures
 from .state import Claim, Rejection, StateStore
 
 Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 
-ACCEPTED, REJECTED = "REQUEST_ACCEPTED", "REQUEST_REJECTED"
 JSON = b"application/json"
-_BOM = b"\xef\xbb\xbf"
 
 
 class BodyTooLarge(Exception):
@@ -99,9 +101,6 @@ def claim_of(operation_id: str, item: Any, eligible: bool) -> Claim:
         customer if isinstance(customer, str) else None,
         eligible,
     )
-
-
-_ECHOED = ("communicationNumber", "accountExtId", "businessUnit")
 
 
 def build_result(item: Any, rejection: Rejection | None, elapsed_ms: int) -> dict[str, Any]:

@@ -11,15 +11,17 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 import msgspec
 import orjson
 
-from .report import Violation, escape_token, split_pointer
+from ..domain import BOM_CHAR, UTF8_BOM, escape_token, split_pointer
+from ..violations import Violation
+from .codegen import MISSING  # no parsed value given (None is JSON null)
 
 MAX_DEPTH = 1024  # orjson's limit; documented in the README. Payloads here nest 4 deep.
-UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = (
     (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
@@ -195,7 +197,7 @@ def read_input(body: bytes | str) -> ParsedInput:
         parsed = parse_text(text)
         parsed.violations[:0] = found
         return parsed
-    if body.startswith("\ufeff"):
+    if body.startswith(BOM_CHAR):
         parsed = parse_text(body[1:])
         parsed.violations.insert(
             0, _violation("input.bom", "a byte-order mark precedes the JSON", 1, 1, "warning")
@@ -331,12 +333,7 @@ def _skip_ws(text: str, pos: int) -> int:
 # ------------------------------------------------------------------ positions
 
 
-_NO_VALUE: Any = object()
-
-
-def locate(
-    text: str, pointers: Iterable[str], value: Any = _NO_VALUE
-) -> dict[str, tuple[int, int]]:
+def locate(text: str, pointers: Iterable[str], value: Any = MISSING) -> dict[str, tuple[int, int]]:
     """Line/column of each pointer's value; for a missing member, of its parent.
 
     Walks only the branches that lead to a wanted pointer; everything else is
@@ -346,7 +343,7 @@ def locate(
     """
     wanted = list(dict.fromkeys(pointers))
     found: dict[str, int] = {}
-    if value is not _NO_VALUE:
+    if value is not MISSING:
         found = _locate_in_flat_batch(text, value, wanted)
         wanted = [pointer for pointer in wanted if pointer not in found]
     if wanted:
@@ -418,8 +415,12 @@ class FlatBatchText:
         the member is missing."""
         return self.members([index], token)[0]
 
-    def members(self, indexes: Iterable[int], token: str) -> list[int]:
-        """:meth:`member` of one member in many items (one loop, no call per item)."""
+    def members(
+        self, indexes: Iterable[int], token: str, missing: Iterable[bool] | None = None
+    ) -> list[int]:
+        """:meth:`member` of one member in many items (one loop, no call per item).
+        ``missing`` (one flag per index) names the items known to lack the member:
+        their offset is the item's, without searching it."""
         text, braces, find = self.text, self.braces, self.text.find
         key = self.keys.get(token)
         if key is None:
@@ -427,8 +428,13 @@ class FlatBatchText:
         size, last = len(key), self.count - 1
         out: list[int] = []
         append = out.append
-        for index in indexes:
+        for index, absent in zip(
+            indexes, repeat(False) if missing is None else missing, strict=False
+        ):
             start = braces[index + 1]
+            if absent:
+                append(start)
+                continue
             # Up to the next item's "{" (only "}," lies between); the last item to its "}".
             end = braces[index + 2] if index < last else find("}", start)
             at = find(key, start, end)

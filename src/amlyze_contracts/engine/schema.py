@@ -18,9 +18,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from .formats import DATE_TIME_PATTERN, is_date_time
-from .report import join_pointer
-from .specs import SCHEMA_NAME
+from ..domain import join_pointer, unescape_token
+from ..formats import DATE_TIME_PATTERN, is_date_time
+from ..specs import SCHEMA_NAME
 
 # Formats we can assert identically on both paths; any other format disables the fast path.
 FAST_FORMATS = {"date-time": DATE_TIME_PATTERN}
@@ -141,7 +141,7 @@ class _StructBuilder:
                 and sub.get("format") in FAST_FORMATS
                 and "enum" not in sub
             ):
-                # The caller checks this format column by column (column_rules).
+                # The caller checks this format column by column (fast_columns).
                 self.type_for(sub)  # still refuses what the fast path cannot assert
                 tp = _annotate(str, sub, with_format=False)
                 deferred[name] = sub["format"]
@@ -330,7 +330,7 @@ class SlowValidator:
 
 
 # Messages of schema violations, one function each: the jsonschema-rs path above and
-# the column diagnosis of batch items (item_columns) say the same thing the same way.
+# the column diagnosis of batch items (slow_columns) say the same thing the same way.
 
 
 def required_message(member: str, present: Iterable[str], properties: Mapping[str, Any]) -> str:
@@ -389,7 +389,7 @@ def schema_at_pointer(schema: Mapping[str, Any], pointer: str) -> Mapping[str, A
     """The schema that describes the value at ``pointer`` (properties/items only)."""
     node: Any = schema
     for token in pointer.split("/")[1:] if pointer else []:
-        token = token.replace("~1", "/").replace("~0", "~")
+        token = unescape_token(token)
         if not isinstance(node, Mapping):
             return None
         if "properties" in node and token in node["properties"]:

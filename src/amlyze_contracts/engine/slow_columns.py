@@ -1,4 +1,4 @@
-"""The schema diagnosis of a batch's items, column by column.
+"""Slow path: the schema diagnosis of a batch's items, column by column.
 
 jsonschema-rs reports each error as a Python exception object built in Rust, about
 5 us apiece: a 10,000-item batch with an error in every item spent four times the
@@ -8,7 +8,7 @@ each keyword is tested once per column in C (``set(map(type, column))``, a set
 difference for an enum, ``max(map(len, ...))``, one regex run for a date-time
 column). Only a column that fails is searched for the items that break it.
 
-The messages come from :mod:`amlyze_contracts.schema_check`'s message functions, so
+The messages come from :mod:`engine.schema`'s message functions, so
 an error reads the same whichever engine found it; a property test holds this
 engine equal to jsonschema-rs (``tests/validator/test_item_columns.py``). A schema
 outside the subset gets ``None`` from :func:`flat_item_schema` and the caller uses
@@ -18,16 +18,16 @@ jsonschema-rs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Mapping, Sequence
-from itertools import compress, repeat
-from operator import is_not, itemgetter, not_
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from itertools import compress, count, repeat
+from operator import is_, is_not, itemgetter, not_
 from typing import Any
 
 import msgspec
 
-from .formats import all_date_times, failing_date_times, is_date_time
-from .rules import MISSING
-from .schema_check import (
+from ..formats import all_date_times, failing_date_times, is_date_time
+from .codegen import MISSING  # a member absent from an item (None is JSON null)
+from .schema import (
     ANNOTATIONS,
     NUMBER_FORMATS,
     additional_message,
@@ -39,7 +39,6 @@ from .schema_check import (
     type_message,
 )
 
-_MISSING: Any = MISSING  # a member absent from an item (None is JSON null)
 _PYTHON_TYPES: dict[str, frozenset[type]] = {
     "string": frozenset({str}),
     "integer": frozenset({int}),
@@ -149,6 +148,14 @@ class ItemColumns(dict[str, list[Any]]):
         self.objects = items
         self.required = required
         self._failing: dict[tuple[str, Any], set[str]] = {}
+        self._outside: dict[frozenset[str], list[int]] = {}
+
+    def outside(self, known: frozenset[str]) -> list[int]:
+        """The items with a member outside ``known`` (read once, in C)."""
+        found = self._outside.get(known)
+        if found is None:
+            found = self._outside[known] = _indexes(map(not_, map(known.issuperset, self.objects)))
+        return found
 
     def __missing__(self, name: str) -> list[Any]:
         column: list[Any] | None = None
@@ -157,9 +164,24 @@ class ItemColumns(dict[str, list[Any]]):
                 column = list(map(itemgetter(name), self.objects))
         if column is None:
             # dict.get mapped from C: no Python frame per item (the items are dicts).
-            column = list(map(dict.get, self.objects, repeat(name), repeat(_MISSING)))
+            column = list(map(dict.get, self.objects, repeat(name), repeat(MISSING)))
         self[name] = column
         return column
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Read the columns of several members in one pass over the items: one tuple
+        per item, transposed in C (a third of reading them one by one). A member some
+        item lacks is left to :meth:`__missing__`."""
+        wanted = [name for name in dict.fromkeys(names) if name not in self]
+        while len(wanted) > 1:
+            try:
+                rows = list(map(itemgetter(*wanted), self.objects))
+            except KeyError as exc:  # nearly always found at one of the first items
+                wanted.remove(exc.args[0])
+                continue
+            for name, column in zip(wanted, zip(*rows, strict=True), strict=True):
+                self[name] = list(column)
+            return
 
     def failing(
         self,
@@ -176,9 +198,15 @@ class ItemColumns(dict[str, list[Any]]):
         if found is None:
             column = self[name]
             try:
-                strings = [v for v in set(column) if v.__class__ is str]
+                distinct = set(column)
             except TypeError:  # unhashable values (arrays, objects) too
                 strings = list({v for v in column if v.__class__ is str})
+            else:
+                distinct.discard(MISSING)
+                if set(map(type, distinct)) <= {str}:  # nearly always: no Python loop
+                    strings = list(distinct)
+                else:
+                    strings = [v for v in distinct if v.__class__ is str]
             if holds_all is not None and holds_all(strings):
                 found = set()
             elif find_failing is None or (found := find_failing(strings)) is None:
@@ -211,24 +239,28 @@ def _member_findings(
     column = cols[name]
     out: list[Finding] = []
     types = set(map(type, column))
-    missing = _MISSING.__class__ in types
+    missing = MISSING.__class__ in types
     if missing:
-        types.discard(_MISSING.__class__)
+        types.discard(MISSING.__class__)
         if member.required:
             # The message names a likely misspelling among the item's unknown members;
             # an item without any (nearly all) gets the same message.
             plain = required_message(name, (), properties)
-            known = properties.keys()
-            for i in [i for i, v in enumerate(column) if v is _MISSING]:
-                item = items[i]
-                message = (
-                    plain if known >= item.keys() else required_message(name, item, properties)
-                )
-                out.append((i, "schema.required", name, message))
+            absent = _indexes(map(is_, column, repeat(MISSING)))
+            odd = set(cols.outside(frozenset(properties))).intersection(absent)
+            messages = (
+                [
+                    required_message(name, items[i], properties) if i in odd else plain
+                    for i in absent
+                ]
+                if odd
+                else repeat(plain)
+            )
+            out += zip(absent, repeat("schema.required"), repeat(name), messages)
     if member.types is not None and not types <= member.types:
         allowed, integer = member.types, member.integer
         for i, value in enumerate(column):
-            if value is _MISSING or value.__class__ in allowed:
+            if value is MISSING or value.__class__ in allowed:
                 continue
             if not (integer and value.__class__ is float and value.is_integer()):
                 out.append((i, "schema.type", name, type_message(where, member.type_text, value)))
@@ -237,16 +269,21 @@ def _member_findings(
         enum = member.enum
         if only_strings:
             bad = set(column) - enum
-            bad.discard(_MISSING)
-            broken = [i for i, v in enumerate(column) if v in bad] if bad else []
+            bad.discard(MISSING)
+            broken = _indexes(map(bad.__contains__, column)) if bad else []
         else:
             broken = [
                 i
                 for i, v in enumerate(column)
-                if v is not _MISSING and not (v.__class__ is str and v in enum)
+                if v is not MISSING and not (v.__class__ is str and v in enum)
             ]
         enum_text = per_value(lambda v: enum_message(where, member.enum_list or [], v))
-        out += [(i, "schema.enum", name, enum_text(column[i])) for i in broken]
+        out += zip(
+            broken,
+            repeat("schema.enum"),
+            repeat(name),
+            map(enum_text, map(column.__getitem__, broken)),
+        )
     if str not in types or (
         member.max_length is None and member.min_length is None and not member.date_time
     ):
@@ -254,7 +291,7 @@ def _member_findings(
     if not missing:
         strings = column if only_strings else [v for v in column if v.__class__ is str]
     elif only_strings:  # strings and gaps: drop the gaps in C
-        strings = list(compress(column, map(is_not, column, repeat(_MISSING))))
+        strings = list(compress(column, map(is_not, column, repeat(MISSING))))
     else:
         strings = [v for v in column if v.__class__ is str]
     lengths = list(map(len, strings))
@@ -271,10 +308,42 @@ def _member_findings(
         bad_dates := cols.failing(name, is_date_time, all_date_times, failing_date_times)
     ):
         format_text = per_value(lambda v: format_message(where, v, "date-time"))
-        for i, v in enumerate(column):
-            if v.__class__ is str and v in bad_dates:
-                out.append((i, "schema.format", name, format_text(v)))
+        if types & _UNHASHABLE:
+            at = [i for i, v in enumerate(column) if v.__class__ is str and v in bad_dates]
+        else:  # bad_dates holds strings only: a set lookup per value, in C
+            at = _indexes(map(bad_dates.__contains__, column))
+        out += zip(
+            at, repeat("schema.format"), repeat(name), map(format_text, map(column.__getitem__, at))
+        )
     return out
+
+
+_UNHASHABLE = frozenset({list, dict})
+
+
+def _indexes(flags: Iterable[Any]) -> list[int]:
+    """The indexes of the true flags (in C)."""
+    return list(compress(count(), flags))
+
+
+# Values that read the same in a message whenever they are equal (1, 1.0 and True
+# are equal and hash alike, yet read differently; so do 0.0 and -0.0).
+_PLAIN = frozenset({str, type(None), type(MISSING)})
+
+
+def render_each(render: Callable[[Any], str], values: list[Any]) -> list[str]:
+    """``render`` of each value, called once per distinct value; the messages are
+    spread to the values by a C loop (a broken batch repeats its wrong values)."""
+    if not set(map(type, values)) <= _PLAIN:
+        return list(map(per_value(render), values))
+    rendered = {value: render(value) for value in set(values)}
+    return list(map(rendered.__getitem__, values))
+
+
+def _distinct(value: Any) -> Any:
+    """A cache key as distinct as the value's text (see _PLAIN)."""
+    kind = value.__class__
+    return value if kind in _PLAIN else (kind, value, repr(value) if kind is float else None)
 
 
 def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -283,11 +352,12 @@ def per_value(render: Callable[[Any], str]) -> Callable[[Any], str]:
 
     def message(value: Any) -> str:
         try:
-            found = cache.get(value)
+            key = _distinct(value)
+            found = cache.get(key)
         except TypeError:  # unhashable
             return render(value)
         if found is None:
-            found = cache[value] = render(value)
+            found = cache[key] = render(value)
         return found
 
     return message

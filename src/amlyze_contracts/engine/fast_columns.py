@@ -1,4 +1,4 @@
-"""The fast path's whole-column form of the compiled declarative rules.
+"""Fast path: the whole-column form of the compiled declarative rules.
 
 A batch of 10,000 items checked one item at a time costs a Python call and a dozen
 attribute reads per item. Here each member the rules read becomes one column (a C
@@ -11,8 +11,9 @@ loop over the items), and a rule is settled for the whole batch at once:
   flags, statuses and codes repeat; account numbers and dates do not, and the rules
   on those (``check: iban``, ``not-before``) are proven column-wise.
 
-The predicates come from :func:`amlyze_contracts.rules.condition_expr`, the generator
-of the one-object forms, so a rule still exists once. This is only a proof of
+The predicates come from :mod:`engine.codegen`, the generator of the one-object
+forms, with each condition's column form from its entry in
+:mod:`amlyze_contracts.conditions`, so a rule still exists once. This is only a proof of
 validity: a False sends the body to the slow path, which names what is broken.
 """
 
@@ -26,9 +27,9 @@ from typing import Any
 
 import msgspec
 
-from .formats import ALL_CHECKS, all_date_times, all_not_before, parse_date_times
+from ..formats import ALL_CHECKS, all_date_times, all_not_before, parse_date_times
+from .codegen import MISSING
 
-_UNSET: Any = msgspec.UNSET
 Column = list[Any]
 Prover = Callable[["Columns"], bool]
 
@@ -50,19 +51,19 @@ class Columns(dict[str, Column]):
     def __missing__(self, name: str) -> Column:
         attr = self.attr_names.get(name)
         # A member the Struct does not define is missing from every object.
-        col = list(map(attrgetter(attr), self.objs)) if attr else [_UNSET] * len(self.objs)
+        col = list(map(attrgetter(attr), self.objs)) if attr else [MISSING] * len(self.objs)
         self[name] = col
         return col
 
     def present(self, name: str) -> Column:
         col = self.presence.get(name)
         if col is None:
-            col = self.presence[name] = list(map(is_not, self[name], repeat(_UNSET)))
+            col = self.presence[name] = list(map(is_not, self[name], repeat(MISSING)))
         return col
 
     def has_missing(self, name: str) -> bool:
         # The scan compares every value with UNSET: worth skipping for required members.
-        return name not in self.required and _UNSET in self[name]
+        return name not in self.required and MISSING in self[name]
 
     def present_values(self, name: str) -> Column:
         """The column without its missing entries."""
@@ -193,16 +194,16 @@ def _check_each(
 
     def read(obj: Any, name: str) -> Any:
         attr = attr_names.get(name)
-        return getattr(obj, attr) if attr else _UNSET
+        return getattr(obj, attr) if attr else MISSING
 
     for obj in objs:
         for fmt in formats:
             value = read(obj, fmt.name)
-            if value is not _UNSET and not fmt.check_one(value):
+            if value is not MISSING and not fmt.check_one(value):
                 return False
         for rule in rules:
             row = [
-                read(obj, name) is not _UNSET if presence else read(obj, name)
+                read(obj, name) is not MISSING if presence else read(obj, name)
                 for name, presence in rule.key
             ]
             if rule.broken(*row):
@@ -228,3 +229,19 @@ def check_columns(
         return _check_each(objs, attr_names, formats, rules)
     cols = Columns(objs, attr_names, required)
     return all(f.holds(cols) for f in formats) and all(r.holds(cols) for r in rules)
+
+
+def formats_hold(
+    objs: Sequence[Any],
+    attr_names: Mapping[str, str],
+    required: Collection[str],
+    formats: Sequence[FormatColumn],
+) -> bool:
+    """True when every object's deferred formats are valid, whatever the rules say
+    (with a successful decode: the objects keep the schema)."""
+    if not objs or not formats:
+        return True
+    if len(objs) <= _FEW:
+        return _check_each(objs, attr_names, formats, ())
+    cols = Columns(objs, attr_names, required)
+    return all(f.holds(cols) for f in formats)
