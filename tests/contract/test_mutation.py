@@ -49,8 +49,15 @@ EXPECTED: dict[str, str] = {
 }
 
 
-def _run(bugs: list[str]) -> RunResult:
-    with running(bugs=bugs) as url:
+# The rules the suite may *warn* about on a conforming server: each softens a strict
+# rule where the contract leaves room (CONTRACT.md 3.1). The production profile
+# earns these warnings (it rejects a leap second, reads a duplicate member last-wins,
+# its firewall refuses an encoded "%" in a BRM id); the default profile earns none.
+SOFTENED = {"batch.valid-item-rejected", "batch.invalid-item-accepted", "brm.not-found"}
+
+
+def _run(bugs: list[str], profile: str = "default") -> RunResult:
+    with running(bugs=bugs, profile=profile) as url:
         options = Options(
             base_url=url,
             brm_base_url=brm_base(url, None),
@@ -58,6 +65,7 @@ def _run(bugs: list[str]) -> RunResult:
             max_examples=8,
             time_budget=60,
             seed=20240526,
+            fail_on="warning",  # a bug caught only by a warning rule counts as caught
         )
         return run(options, progress=None)
 
@@ -73,16 +81,34 @@ def test_reference_server_passes() -> None:
     assert set(RULES) <= exercised, set(RULES) - exercised
 
 
+def test_production_profile_passes_with_warnings_only() -> None:
+    result = _run([], "production")
+    errors = [f.to_dict() for f in result.failures() if f.severity == "error"]
+    assert not errors
+    warned = result.failed_rules()
+    # The profile does differ from the reference server, and only where allowed.
+    assert warned and warned <= SOFTENED, warned
+
+
 def test_every_bug_has_an_expected_rule() -> None:
     assert set(EXPECTED) == set(BUGS)
 
 
+def _caught(result: RunResult, rule: str) -> bool:
+    """The rule failed as an error, or as a warning a conforming server never earns."""
+    return rule in result.failed_rules("error") or (
+        rule in result.failed_rules() and rule not in SOFTENED
+    )
+
+
+@pytest.mark.parametrize("profile", ["default", "production"])
 @pytest.mark.parametrize("bug", sorted(BUGS))
-def test_bug_is_caught(bug: str) -> None:
-    result = _run([bug])
-    failed = result.failed_rules()
-    assert not result.ok, f"{bug} not caught"
-    assert EXPECTED.get(bug) in failed, f"{bug}: expected {EXPECTED.get(bug)}, got {sorted(failed)}"
+def test_bug_is_caught(bug: str, profile: str) -> None:
+    result = _run([bug], profile)
+    expected = EXPECTED[bug]
+    assert _caught(result, expected), (
+        f"{bug} ({profile}): expected {expected}, got {sorted(result.failed_rules())}"
+    )
     for record in result.failures():
         assert "dev-token" not in record.curl
         assert record.curl.startswith(("curl ", "printf ", "{ printf "))

@@ -497,8 +497,8 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
             )
             if expect.soft:
                 why += (
-                    " (the client's hygiene, not the server's contract: a lenient reader "
-                    "such as Jackson's last-wins or null-as-absent may accept it)"
+                    " (the client's hygiene, not the server's contract: a lenient parser, "
+                    "e.g. Jackson's last member wins or null as absent, may read it)"
                 )
             failures.append(
                 CheckFailure(

@@ -362,18 +362,19 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
                 item_key=key,
             )
         yield from interop_method_probes(options, op_id, endpoints.batch_url(op_id))
-        # A path the spec does not define, beside the operation's (a gateway may answer).
-        yield Case(
-            op_id,
-            "outside the spec: an undefined path",
-            Sent(
-                "GET",
-                endpoints.batch_url(op_id) + "-no-such-operation",
-                {"Accept": "application/json", **auth_headers(options.token)},
-            ),
-            scope=OUTSIDE,
-            item_key=key,
-        )
+        # Paths the spec does not define: beside the operation's, and beside the API
+        # (the application or a gateway in front may answer, in any format).
+        for where, url in (
+            ("beside the operation", endpoints.batch_url(op_id) + "-no-such-operation"),
+            ("beside the API", f"{endpoints.base_url}/no-such-api/{op_id}"),
+        ):
+            yield Case(
+                op_id,
+                f"outside the spec: a path {where}",
+                Sent("GET", url, {"Accept": "application/json", **auth_headers(options.token)}),
+                scope=OUTSIDE,
+                item_key=key,
+            )
 
 
 PREFLIGHT_ORIGIN = "https://contract-suite.invalid"
