@@ -51,6 +51,9 @@ class Rule:
     severity: str = "error"  # of its failures, unless a check softens one to a warning
     kinds: frozenset[str] = BOTH  # reported for batch operations, the BRM read, or both
     writes: bool = False  # only checked when the suite may write (not in --read-only)
+    # Some of its failures are warnings by CONTRACT.md 3.1 (an interop value rejected,
+    # an input.* item accepted, a firewall's answer): a conforming server may earn them.
+    may_warn: bool = False
 
 
 Check = Callable[["Context", Received, "Case"], bool | None]
@@ -107,17 +110,20 @@ INVALID_ACCEPTED = Rule(
     "an input.* item accepted is a warning",
     kinds=_BATCH_ONLY,
     writes=True,
+    may_warn=True,
 )
 VALID_REJECTED = Rule(
     "batch.valid-item-rejected",
     "a valid item with known data is accepted; an interop value rejected is a warning",
     kinds=_BATCH_ONLY,
     writes=True,
+    may_warn=True,
 )
 NOT_FOUND = Rule(
     "brm.not-found",
     "an unknown id under a supported version gets 404 with a TMF Error",
     kinds=_BRM_ONLY,
+    may_warn=True,
 )
 
 
@@ -699,6 +705,11 @@ def rules_applied(check_names: Sequence[str], case: Case) -> list[str]:
         if entry is not None:
             out.extend(r.id for r in entry.rules if case.kind in r.kinds)
     return list(dict.fromkeys(out))
+
+
+def softened_rules() -> frozenset[str]:
+    """Rules a conforming server may get warnings for (CONTRACT.md 3.1)."""
+    return frozenset(r.id for r in RULE_INFO.values() if r.may_warn)
 
 
 def _ordered_rules() -> Iterable[Rule]:
