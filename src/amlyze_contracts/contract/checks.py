@@ -207,7 +207,6 @@ SPEC = "spec"  # the operation's own method and path: every rule applies
 OUTSIDE = "outside"  # a path or version the spec does not define: not 2xx, not 5xx
 OTHER_METHOD = "other-method"  # another method on an AMLYZE operation's path: a 4xx
 OPTIONS_HEAD = "options-head"  # OPTIONS or HEAD on a spec path: anything but a 5xx
-SCOPES = (SPEC, OUTSIDE, OTHER_METHOD, OPTIONS_HEAD)
 
 
 @dataclass

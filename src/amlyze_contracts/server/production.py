@@ -59,7 +59,9 @@ SECURITY_HEADERS: Final = (
 
 # --- Jackson ----------------------------------------------------------------------
 
-# java.time.format.DateTimeFormatter.ISO_OFFSET_DATE_TIME, upper-case T and Z only.
+# java.time.format.DateTimeFormatter.ISO_OFFSET_DATE_TIME (up to 9 fraction digits,
+# offsets to +-18:00, no leap second), but upper-case T and Z only, as Luxon and other
+# strict ISO parsers read it (java.time itself parses the letters case-insensitively).
 _OFFSET_DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?"
     r"(?:Z|[+-](\d{2}):(\d{2})(?::\d{2})?)"
