@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -216,3 +218,21 @@ def test_the_connection_is_closed_after_100_requests(client: httpx.Client) -> No
 def test_the_profile_is_checked() -> None:
     with pytest.raises(ValueError, match="unknown profile"):
         app(profile="staging")
+
+
+def test_serve_profile_option() -> None:
+    command = [sys.executable, "-m", "amlyze_contracts", "serve", "--port", "0"]
+    bad = subprocess.run([*command, "--profile", "staging"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "staging" in bad.stderr
+    proc = subprocess.Popen(
+        [*command, "--profile", "production"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("serving on http://127.0.0.1:") and "(profile production)" in first
+        page = httpx.get(first.split()[2] + "/no-such-api", timeout=10)
+        assert page.status_code == 404 and b"nginx" in page.content
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
