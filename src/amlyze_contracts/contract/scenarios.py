@@ -1,8 +1,11 @@
 """Deterministic probes and stateful sequences.
 
-Probes: missing and wrong credentials, malformed bodies, wrong methods, the body
-limit, BRM known and unknown ids (reserved characters included), ``@type`` and
-``fields`` variants, other methods on the BRM resource. Sequences: register, then
+Probes: missing and wrong credentials, malformed bodies, wrong methods, BRM known
+and unknown ids (reserved characters included), ``@type`` and ``fields`` variants,
+other methods on the BRM resource; requests outside the spec (an undefined path or
+API version, a CORS preflight, HEAD), judged by their status class only
+(CONTRACT.md 3.1). Targeted batches include the interop values (RFC-legal, but
+stacks differ) one per case, and the input.* items. Sequences: register, then
 resubmit the same communicationNumber (O005); a rejected item corrected and resent;
 an account registered, updated, claimed by another customer, then its balances.
 Each builds :class:`Case` objects; the runner sends them and runs every check.
