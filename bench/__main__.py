@@ -22,6 +22,10 @@ BENCHMARKS = {
         "bench.contract_suite",
         "contract suite run time and bug detection vs schemathesis",
     ),
+    "hostile": (
+        "bench.hostile_servers",
+        "contract suite against hostile servers: wall time vs budget, peak memory",
+    ),
 }
 
 

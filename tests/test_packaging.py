@@ -78,3 +78,44 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
         "accounts.bic-required-for-external" in library.stdout
         and "schema.required" in library.stdout
     )
+
+    # A base install: every command answers, a missing extra is one line and exit 2.
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *args], cwd=elsewhere, capture_output=True,
+                              text=True, timeout=60, env=clean_env)  # fmt: skip
+
+    for args, extra in (
+        (("serve",), "server"),
+        (("serve", "--list-bugs"), "server"),
+        (("test", "--base-url", "http://127.0.0.1:9"), "contract"),
+    ):
+        done = cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"needs the '{extra}' extra" in done.stderr
+        assert f"pip install 'amlyze-contracts[{extra}]'" in done.stderr
+    # The vendor revisions are package data too (specs/revisions.yaml and its documents).
+    diffed = cli("specs", "diff", "2024-11-05", "latest")
+    assert diffed.returncode == 1, diffed.stderr
+    assert "api-method-changed                method changed from PUT to POST" in diffed.stdout
+    lint = cli("specs", "lint")
+    assert lint.returncode == 2 and lint.stderr.count("\n") == 1, lint.stderr
+    assert "pip install 'amlyze-contracts[lint]'" in lint.stderr
+    examples_only = cli("specs", "lint", "--examples-only")
+    assert examples_only.returncode == 0, examples_only.stderr
+
+    # The pytest plugin: a usage error naming the extra, not INTERNALERROR.
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "pytest>=8,<10"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    plugin = subprocess.run(
+        [str(python), "-m", "pytest", "--amlyze-base-url", "http://127.0.0.1:9"],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120, env=clean_env,
+    )  # fmt: skip
+    output = plugin.stdout + plugin.stderr
+    assert plugin.returncode == 4, output  # pytest's exit code for a usage error
+    assert "INTERNALERROR" not in output and "Traceback" not in output, output
+    assert "ERROR: pytest --amlyze-base-url needs the 'contract' extra" in output
+    assert "pip install 'amlyze-contracts[contract]'" in output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import REPO, SAMPLE_NAMES, SAMPLES
 
@@ -31,3 +33,14 @@ def test_no_tracked_file_names_the_folder_beside_the_repository() -> None:
 
 def test_the_vendor_samples_are_in_the_repository() -> None:
     assert sorted(p.name for p in SAMPLES.glob("*.json")) == sorted(SAMPLE_NAMES)
+
+
+def test_demo_fails_when_a_step_cannot_read_its_input(tmp_path: Path) -> None:
+    """A step that cannot do what it announces ends the demo non-zero (not a note)."""
+    done = subprocess.run(
+        ["bash", str(REPO / "docs" / "demo.sh"), str(Path(sys.executable).parent), str(tmp_path / "no-samples")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout
+    assert "the vendor samples folder is missing" in done.stderr
+    assert "=== 3." not in done.stdout  # nothing after the failing step ran

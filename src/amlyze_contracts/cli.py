@@ -10,14 +10,20 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .extras import MissingExtra, extra_of, require
 
-# name -> (module, one-line help). Modules expose add_arguments(parser) and run(args) -> int.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("validate_cmd", "validate JSON payloads against the bundled specs and rules"),
-    "specs": ("specs_cmd", "list or lint OpenAPI specs"),
-    "rules": ("rules_cmd", "list the rule catalogue"),
-    "serve": ("serve_cmd", "run the embedded reference server"),
-    "test": ("test_cmd", "contract-test a deployed implementation"),
+# name -> (module, one-line help, the extra it needs or None). Modules expose
+# add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "validate": (
+        "validate_cmd",
+        "validate JSON payloads against the bundled specs and rules",
+        None,
+    ),
+    "specs": ("specs_cmd", "list or lint OpenAPI specs", None),
+    "rules": ("rules_cmd", "list the rule catalogue", None),
+    "serve": ("serve_cmd", "run the embedded reference server", "server"),
+    "test": ("test_cmd", "contract-test a deployed implementation", "contract"),
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
@@ -38,7 +44,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (module, help_text, _extra) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if only == name:
             # Only the chosen command's module is imported (lazy imports); plain
@@ -55,9 +61,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(f"amlyze_contracts.commands.{COMMANDS[args.command][0]}")
+    module_name, _help, extra = COMMANDS[args.command]
+    prog = f"amlyze-contracts {args.command}"
     try:
+        if extra:
+            require(extra, prog)
+        module = importlib.import_module(f"amlyze_contracts.commands.{module_name}")
         return int(module.run(args))
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        # A module of an extra imported deeper down (e.g. `validate --classifiers-url`).
+        needed = extra_of(exc.name)
+        if needed is None:
+            raise
+        print(MissingExtra(needed, prog, (exc.name or "",)), file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -120,6 +120,12 @@ def pytest_collection_modifyitems(
 ) -> None:
     if not config.getoption("amlyze_base_url", default=None):
         return  # not asked for: no tests, no imports of the suite
+    from .extras import MissingExtra, require
+
+    try:
+        require("contract", "pytest --amlyze-base-url")
+    except MissingExtra as exc:
+        raise pytest.UsageError(str(exc)) from None
     from .contract.checks import rules_for_operation
     from .contract.config import ConfigError
 

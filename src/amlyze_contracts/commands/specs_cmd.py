@@ -1,4 +1,4 @@
-"""``amlyze-contracts specs``: list the bundled specs, or lint spec files.
+"""``amlyze-contracts specs``: list the bundled specs, lint spec files, or diff two of them.
 
 Exit codes: 0 clean, 1 violations, 2 unreadable file or usage error.
 """
@@ -51,10 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the structural check (needs the 'lint' extra: openapi-spec-validator)",
     )
 
+    from . import specs_diff_cmd  # the diff subcommand lives in its own module
+
+    p_diff = sub.add_parser(
+        "diff", help=specs_diff_cmd.HELP, description=specs_diff_cmd.DESCRIPTION
+    )
+    specs_diff_cmd.add_arguments(p_diff)
+
 
 def run(args: argparse.Namespace) -> int:
     if args.specs_action == "list":
         return _run_list(args)
+    if args.specs_action == "diff":
+        from .specs_diff_cmd import run as run_diff
+
+        return run_diff(args)
     return _run_lint(args)
 
 

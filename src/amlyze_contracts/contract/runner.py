@@ -200,15 +200,16 @@ class Runner:
         self.endpoints = Endpoints(options.base_url.rstrip("/"), options.brm_base_url.rstrip("/"))
         self.uniques = Uniques()
         self.result = RunResult(options, self.uniques.run_id)
+        self.deadline = self.result.started + options.time_budget
         self.client = Client(
             timeout=options.timeout,
             max_response_bytes=options.max_response_bytes,
             secret=options.token,
+            run_deadline=self.deadline,
         )
         self.ctx = Context(options.max_response_bytes)
         self.progress = Progress(progress)
         self.phase = "start"
-        self.deadline = self.result.started + options.time_budget
 
     # -------------------------------------------------------------- basics
 
@@ -221,7 +222,16 @@ class Runner:
     def execute(self, case: Any) -> Received:
         received = self.client.send(case.sent)
         self.result.requests = self.client.requests
+        if received.out_of_budget:  # cut by the run's deadline, within its timeout
+            self.result.budget_exhausted = True
+            self.result.notes.append(f"not judged: {case.label}: {received.error}")
+            self._last_failures = []
+            return received
         applied, failures = run_checks(self.ctx, received, case)
+        for failure in failures:
+            # A caught failure's traceback holds the checks' frames and so the body
+            # (up to max_response_bytes): a cycle only the cyclic GC would free, late.
+            failure.__traceback__ = None
         self._record(case, received, applied, failures)
         self.progress.update(self.result, self.phase)
         self._last_failures = failures
