@@ -305,6 +305,8 @@ class Gateway:
 
     def _connection_headers(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         client = scope.get("client")
+        if len(self._requests) > 4096:
+            self._requests.clear()  # closed connections are never told: keep the table small
         count = self._requests.get(client, 0) + 1
         if count >= KEEPALIVE_REQUESTS:
             self._requests.pop(client, None)
