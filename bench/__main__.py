@@ -2,7 +2,8 @@
 
 Each prints a Markdown table of side-by-side measurements from one run, with the
 ratios the targets are stated in; docs/BENCHMARKS.md records a run of this command.
-``python -m bench NAME...`` runs only the named ones.
+``python -m bench NAME...`` runs only the named ones; options after the names
+(``python -m bench contract --seeds 20``) are passed to each.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
+    first_option = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    names, options = argv[:first_option] or list(BENCHMARKS), argv[first_option:]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> int:
         module_name, title = BENCHMARKS[name]
         print(f"\n## {name}: {title}\n", flush=True)
         module = importlib.import_module(module_name)
-        status |= int(module.main([]))
+        status |= int(module.main(options))
     return status
 
 

@@ -112,7 +112,7 @@ def _options(config: pytest.Config) -> Any:
         seed=config.getoption("amlyze_seed"),
         config=config.getoption("amlyze_config"),
         read_only=config.getoption("amlyze_read_only"),
-        fail_on="warning",
+        fail_on="error",
         no_schemathesis=False,
     )
     return build_options(args)

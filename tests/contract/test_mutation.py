@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from amlyze_contracts.contract.checks import softened_rules
 from amlyze_contracts.contract.config import Options, brm_base
 from amlyze_contracts.contract.runner import RunResult
 from amlyze_contracts.contract.suite import run
@@ -23,7 +24,9 @@ EXPECTED: dict[str, str] = {
     "brm-plus-as-space": "brm.known-id-found",
     "brm-type-ignored": "brm.bad-type",
     "brm-unknown-id-500": "brm.not-found",
-    "brm-version-ignored": "brm.not-found",
+    # v999 is outside the spec (CONTRACT.md 3.1): judged only by "not 2xx, not 5xx";
+    # brm.not-found is about unknown ids under a supported version.
+    "brm-version-ignored": "response.status-documented",
     "business-unit-dropped": "batch.result-correlation",
     "crash-at-max-length": "server.no-5xx",
     "crash-on-non-ascii": "server.no-5xx",
@@ -48,21 +51,34 @@ EXPECTED: dict[str, str] = {
 }
 
 
-def _run(bugs: list[str]) -> RunResult:
-    with running(bugs=bugs) as url:
+# The rules the suite may *warn* about on a conforming server, where the contract
+# leaves room (CONTRACT.md 3.1). The production profile earns such warnings (it
+# rejects a leap second, reads a duplicate member last-wins, its firewall refuses an
+# encoded "%" in a BRM id); the default profile earns none.
+SOFTENED = softened_rules()
+
+
+def _run(bugs: list[str], profile: str = "default", seed: int = 20240526) -> RunResult:
+    with running(bugs=bugs, profile=profile) as url:
         options = Options(
             base_url=url,
             brm_base_url=brm_base(url, None),
             token="dev-token",
             max_examples=8,
             time_budget=60,
-            seed=20240526,
+            seed=seed,
+            fail_on="warning",  # a bug caught only by a warning rule counts as caught
         )
         return run(options, progress=None)
 
 
-def test_reference_server_passes() -> None:
-    result = _run([])
+# More seeds (20 per profile) in the benchmark: python -m bench contract --seeds 20.
+SEEDS = [20240526, 1, 2]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reference_server_passes(seed: int) -> None:
+    result = _run([], seed=seed)
     assert result.ok, [f.to_dict() for f in result.failures()]
     assert not result.failures()
     # Every server rule was exercised at least once.
@@ -72,16 +88,35 @@ def test_reference_server_passes() -> None:
     assert set(RULES) <= exercised, set(RULES) - exercised
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_production_profile_passes_with_warnings_only(seed: int) -> None:
+    result = _run([], "production", seed)
+    errors = [f.to_dict() for f in result.failures() if f.severity == "error"]
+    assert not errors
+    warned = result.failed_rules()
+    # The profile does differ from the reference server, and only where allowed.
+    assert warned and warned <= SOFTENED, warned
+
+
 def test_every_bug_has_an_expected_rule() -> None:
     assert set(EXPECTED) == set(BUGS)
 
 
+def _caught(result: RunResult, rule: str) -> bool:
+    """The rule failed as an error, or as a warning a conforming server never earns."""
+    return rule in result.failed_rules("error") or (
+        rule in result.failed_rules() and rule not in SOFTENED
+    )
+
+
+@pytest.mark.parametrize("profile", ["default", "production"])
 @pytest.mark.parametrize("bug", sorted(BUGS))
-def test_bug_is_caught(bug: str) -> None:
-    result = _run([bug])
-    failed = result.failed_rules()
-    assert not result.ok, f"{bug} not caught"
-    assert EXPECTED.get(bug) in failed, f"{bug}: expected {EXPECTED.get(bug)}, got {sorted(failed)}"
+def test_bug_is_caught(bug: str, profile: str) -> None:
+    result = _run([bug], profile)
+    expected = EXPECTED[bug]
+    assert _caught(result, expected), (
+        f"{bug} ({profile}): expected {expected}, got {sorted(result.failed_rules())}"
+    )
     for record in result.failures():
         assert "dev-token" not in record.curl
         assert record.curl.startswith(("curl ", "printf ", "{ printf "))

@@ -25,7 +25,7 @@ from amlyze_contracts.contract.config import Options, brm_base
 from amlyze_contracts.contract.runner import Runner, RunResult
 from amlyze_contracts.contract.scenarios import base_item, batch_case
 from amlyze_contracts.contract.suite import run
-from amlyze_contracts.validation import validate_request
+from amlyze_contracts.engine.api import validate_request
 
 from .servers import (
     TOKEN,

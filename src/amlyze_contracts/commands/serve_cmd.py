@@ -9,6 +9,8 @@ from ..domain import EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..server.fixtures import PROFILES  # data only: no server import
+
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
     )
@@ -39,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="larger request bodies get 413 (default: 50 MiB)",
     )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="default: the reference server as the contract describes it; production: "
+        "as a Spring Boot service behind nginx answers wherever the contract leaves room "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--list-bugs", action="store_true", help="list the bug catalogue and exit")
 
 
@@ -67,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(url: str) -> None:
         bugs = f" with bugs: {', '.join(args.bugs)}" if args.bugs else ""
+        profile = f" (profile {args.profile})" if args.profile != "default" else ""
         state = f", state in {args.state}" if args.state else ""
         # The token itself is never printed.
-        print(f"serving on {url}{bugs}{state}", flush=True)
+        print(f"serving on {url}{profile}{bugs}{state}", flush=True)
 
     try:
         serve(
@@ -80,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             state=args.state,
             max_body=args.max_body,
             announce=announce,
+            profile=args.profile,
         )
     except OSError as exc:
         print(

@@ -86,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on",
         choices=("warning", "error"),
-        default="warning",
-        help="fail on a failed check of this severity or worse (default: warning)",
+        default="error",
+        help="fail on a failed check of this severity or worse (default: error)",
     )
     parser.add_argument(
         "--no-schemathesis", action="store_true", help="skip the generic Schemathesis phase"

@@ -1,59 +1,143 @@
-"""The server rules of CONTRACT.md section 3, as plain check functions.
+"""The server rules of CONTRACT.md section 3, as plain check functions in one registry.
 
-Schemathesis style: ``check(ctx, response, case)`` returns None when it does not
+Schemathesis style: ``check(ctx, received, case)`` returns None when it does not
 apply, True when it held, and raises :class:`CheckFailure` (or a group of them)
-when it did not. The request/response rules that one exchange decides are not
-re-implemented: :func:`response_rules` runs the validator's
-``validate_response(..., request=...)`` and reports its findings by rule id.
+when it did not. Each check is registered with :func:`check`, which holds its rule
+ids (with description, default severity and the operations they are reported for)
+and the requests it applies to; :data:`RULES`, :func:`rules_applied` and
+:func:`rules_for_operation` are derived from that one registry. Adding a check is
+one decorated function here; a unit test gives it a canned :class:`Case` and
+:class:`~.client.Received` (tests/contract/test_checks.py).
+
+How a server it has never seen is judged (CONTRACT.md section 3.1): only the spec's
+own requests (``Case.scope == "spec"``) are judged against the spec; a request
+outside it is judged by its status class only; values the RFCs allow but stacks
+differ on (``Case.interop``, BRM ids with an encoded ``/`` or ``%``) and the input
+rules (``ItemExpect.soft``) are warnings at most, a 5xx is always an error.
+
+The request/response rules that one exchange decides are not re-implemented:
+:func:`response_rules` runs the validator's ``validate_response(..., request=...)``
+and reports its findings by rule id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain import ACCEPTED, REJECTED
 from ..engine.api import validate_response
+from ..violations import Violation
 from .client import Received, Sent
 
-# Every server rule this suite reports; extensions beyond CONTRACT.md section 3 last.
-RULES: dict[str, str] = {
-    "response.status-documented": "the status code is documented for the operation",
-    "response.content-type": "a JSON body is served as application/json",
-    "response.schema": "the body matches the documented schema for that status",
-    "server.no-5xx": "no request gets a 5xx (nor a timeout or a dropped connection)",
-    "errors.malformed-json": "a non-JSON body, or one without the item array, gets 400",
-    "errors.auth-required": "missing or wrong credentials get 401 (403 allowed)",
-    "batch.result-per-item": "on 200, exactly one result per submitted item",
-    "batch.result-correlation": "result i echoes item i's identifiers",
-    "batch.result-type-values": "resultType is one of the accepted values",
-    "batch.rejection-has-error": "a rejection has errorCode and errorDescription",
-    "batch.invalid-item-accepted": "an item breaking an error rule (or the known data) is never accepted",
-    "batch.rejection-code": "a rejection carries the rule's vendor code",
-    "batch.valid-item-rejected": "a valid item with known data is accepted",
-    "batch.communication-number-reuse": "a reused communicationNumber is rejected with O005",
-    "batch.time-elapsed": "timeElapsedMs values are sane",
-    "brm.known-id-found": "a known BRM id gets 200",
-    "brm.id-echo": "the id is echoed exactly",
-    "brm.href-consistent": "href ends with /accumulatedBalance/{id}",
-    "brm.type-echo": "@type echoes the requested @type",
-    "brm.fields-honored": "fields limits the attributes",
-    "brm.not-found": "an unknown id (or API version) gets 404 with a TMF Error",
-    "brm.bad-type": "an unsupported @type gets 400 with a TMF Error",
-    "brm.method-not-allowed": "other methods get 405 with a TMF Error",
-}
-WARNING_RULES = frozenset({"batch.rejection-code"})
+BATCH, BRM = "batch", "brm"
+BOTH = frozenset({BATCH, BRM})
+_BATCH_ONLY, _BRM_ONLY = frozenset({BATCH}), frozenset({BRM})
+_BATCH_W: dict[str, Any] = {"kinds": _BATCH_ONLY, "writes": True}
+BRM_OPERATION_ID = "retrieveAccumulatedBalance"
+
+# ------------------------------------------------------------------ the registry
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One server rule id the suite reports (CONTRACT.md section 3)."""
+
+    id: str
+    description: str
+    severity: str = "error"  # of its failures, unless a check softens one to a warning
+    kinds: frozenset[str] = BOTH  # reported for batch operations, the BRM read, or both
+    writes: bool = False  # only checked when the suite may write (not in --read-only)
+    # Some of its failures are warnings by CONTRACT.md 3.1 (an interop value rejected,
+    # an input.* item accepted, a firewall's answer): a conforming server may earn them.
+    may_warn: bool = False
+
+
+Check = Callable[["Context", Received, "Case"], bool | None]
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A check and what the registry knows about it."""
+
+    name: str
+    fn: Check
+    rules: tuple[Rule, ...]
+    applies: Callable[[Case], bool]
+
+
+REGISTRY: list[Registered] = []
+RULE_INFO: dict[str, Rule] = {}
+# rule id -> description (reports and the pytest plugin's test ids read this).
+RULES: dict[str, str] = {}
+
+
+def _every(case: Case) -> bool:
+    return True
+
+
+def check(*rules: Rule, applies: Callable[[Case], bool] = _every) -> Callable[[Check], Check]:
+    """Register a check: the rules it reports and the requests it applies to.
+
+    A rule shared by several checks is one :class:`Rule` object passed to each; the
+    same id declared twice differently is a programming error."""
+
+    def register(fn: Check) -> Check:
+        for rule in rules:
+            known = RULE_INFO.setdefault(rule.id, rule)
+            if known != rule:
+                raise ValueError(f"rule {rule.id} declared twice, differently")
+            RULES.setdefault(rule.id, rule.description)
+        REGISTRY.append(Registered(fn.__name__, fn, rules, applies))
+        return fn
+
+    return register
+
+
+# Rules several checks report.
+NO_5XX = Rule("server.no-5xx", "no request gets a 5xx (nor a timeout or a dropped connection)")
+STATUS_DOCUMENTED = Rule(
+    "response.status-documented",
+    "the status code is documented for the operation (outside the spec: not 2xx; "
+    "another method on an AMLYZE path: a 4xx)",
+)
+INVALID_ACCEPTED = Rule(
+    "batch.invalid-item-accepted",
+    "an item breaking an error rule (or the known data) is never accepted; "
+    "an input.* item accepted is a warning",
+    kinds=_BATCH_ONLY,
+    writes=True,
+    may_warn=True,
+)
+VALID_REJECTED = Rule(
+    "batch.valid-item-rejected",
+    "a valid item with known data is accepted; an interop value rejected is a warning",
+    kinds=_BATCH_ONLY,
+    writes=True,
+    may_warn=True,
+)
+NOT_FOUND = Rule(
+    "brm.not-found",
+    "an unknown id under a supported version gets 404 with a TMF Error",
+    kinds=_BRM_ONLY,
+    may_warn=True,
+)
 
 
 class CheckFailure(AssertionError):
-    """One broken server rule."""
+    """One broken server rule. ``severity`` defaults to the rule's own."""
 
-    def __init__(self, rule: str, message: str, severity: str = "error") -> None:
+    def __init__(self, rule: str, message: str, severity: str | None = None) -> None:
         super().__init__(f"{rule}: {message}")
         self.rule = rule
         self.message = message
-        self.severity = "warning" if rule in WARNING_RULES else severity
+        info = RULE_INFO.get(rule)
+        self.severity = severity or (info.severity if info else "error")
+        if info is not None and info.severity == "warning":
+            self.severity = "warning"  # a warning rule never fails as an error
 
 
 class CheckFailures(AssertionError):
@@ -66,10 +150,63 @@ class CheckFailures(AssertionError):
 
 @dataclass(frozen=True)
 class ItemExpect:
-    """Why an item must be rejected: the rule it breaks and the vendor code."""
+    """Why an item must be rejected: the rule it breaks and the vendor code.
+
+    ``soft``: the item breaks only the client's hygiene (an ``input.*`` rule, or
+    ``null`` for an optional member): a server may read it leniently (last member
+    wins, null as absent), so its acceptance is a warning (CONTRACT.md 3.1)."""
 
     rule: str
     code: str | None = None
+    soft: bool = False
+
+
+def hygiene_only(violations: Iterable[Violation], item: Any, required: Iterable[str]) -> bool:
+    """True when an item's errors are only the client's hygiene: ``input.*`` rules,
+    or ``null`` for an optional member (read as absent by Jackson and most binders)."""
+    needed = set(required)
+    for v in violations:
+        if v.rule.startswith("input."):
+            continue
+        member = v.pointer.rsplit("/", 1)[-1]
+        is_null = isinstance(item, dict) and member in item and item[member] is None
+        if v.rule == "schema.type" and is_null and member not in needed:
+            continue
+        return False
+    return True
+
+
+def item_expectations(
+    operation_id: str, errors: Iterable[Violation], items: Sequence[Any]
+) -> dict[int, ItemExpect]:
+    """Which items of a generated batch must be rejected, from the validator's errors
+    (empty when an error lies outside every item: the whole body is invalid, and any
+    answer but acceptance is judged by the other checks)."""
+    from ..specs import operation
+
+    batch = operation(operation_id).batch_item
+    if batch is None:
+        return {}
+    key, schema = batch
+    prefix = f"/{key}/"
+    per_item: dict[int, list[Violation]] = {}
+    for v in errors:
+        head = v.pointer[len(prefix) :].split("/", 1)[0] if v.pointer.startswith(prefix) else ""
+        if not head.isdigit() or int(head) >= len(items):
+            return {}
+        per_item.setdefault(int(head), []).append(v)
+    required = schema.get("required") or ()
+    return {
+        i: ItemExpect(found[0].rule, soft=hygiene_only(found, items[i], required))
+        for i, found in per_item.items()
+    }
+
+
+# Case.scope values: which requests are judged against the spec (CONTRACT.md 3.1).
+SPEC = "spec"  # the operation's own method and path: every rule applies
+OUTSIDE = "outside"  # a path or version the spec does not define: not 2xx, not 5xx
+OTHER_METHOD = "other-method"  # another method on an AMLYZE operation's path: a 4xx
+OPTIONS_HEAD = "options-head"  # OPTIONS or HEAD on a spec path: anything but a 5xx
 
 
 @dataclass
@@ -82,15 +219,24 @@ class Case:
     phase: str = "probe"
     # For validate_response: the batch body sent (parsed), or the BRM parameters.
     request: Any = None
-    # The method and path are the operation's own (so its documented responses apply).
-    documented: bool = True
-    # auth | malformed | brm-known | brm-unknown | brm-bad-type | brm-method |
-    # wrong-method | ... | None (an ordinary batch or read)
+    scope: str = SPEC
+    # RFC-legal values that mainstream stacks differ on: a rejection is a warning.
+    interop: bool = False
+    # auth | malformed | brm-known | brm-unknown | brm-bad-type | brm-method | None
     probe: str | None = None
     valid_items: frozenset[int] = frozenset()
     invalid_items: Mapping[int, ItemExpect] = field(default_factory=dict)
     reused_items: frozenset[int] = frozenset()
     item_key: str | None = None
+
+    @property
+    def documented(self) -> bool:
+        """The method and path are the operation's own (its documented answers apply)."""
+        return self.scope == SPEC
+
+    @property
+    def kind(self) -> str:
+        return BRM if self.operation_id == BRM_OPERATION_ID else BATCH
 
     def items(self) -> list[Any]:
         request = self.request
@@ -114,13 +260,47 @@ class Context:
     max_response_bytes: int = 8 * 1024 * 1024
 
 
-Check = Callable[[Context, Received, Case], bool | None]
-CHECKS: list[Check] = []
+# ------------------------------------------------------------------ request classes
+
+# Encodings in a path segment that servlet containers, firewalls and gateways treat
+# differently (Tomcat answers an encoded slash with 400, Spring Security's
+# StrictHttpFirewall rejects an encoded percent, slash, backslash, period and ';').
+_FIREWALL_SENSITIVE = re.compile(r"%2[fFeE5]|%5[cC]|;")
 
 
-def check(fn: Check) -> Check:
-    CHECKS.append(fn)
-    return fn
+def brm_id_segment(url: str) -> str | None:
+    """The raw (still encoded) id segment of a BRM read URL, if it is one."""
+    path = urllib.parse.urlsplit(url).path
+    _, sep, segment = path.rpartition("/accumulatedBalance/")
+    return segment if sep else None
+
+
+def interop_request(case: Case) -> bool:
+    """A request with values the RFCs allow but stacks differ on: flagged by the
+    scenario, or a BRM id whose encoding firewalls reject (whoever generated it)."""
+    if case.interop:
+        return True
+    if case.kind != BRM:
+        return False
+    segment = brm_id_segment(case.sent.url)
+    return segment is not None and _FIREWALL_SENSITIVE.search(segment) is not None
+
+
+def _spec(case: Case) -> bool:
+    return case.scope == SPEC
+
+
+def judged_against_spec(case: Case) -> bool:
+    """Whether the answer must match the spec (status documented, content type,
+    schema): the spec's own requests, except BRM ids a firewall may answer itself."""
+    return case.scope == SPEC and not (case.kind == BRM and interop_request(case))
+
+
+def _probe(*names: str) -> Callable[[Case], bool]:
+    def applies(case: Case) -> bool:
+        return case.scope == SPEC and case.probe in names
+
+    return applies
 
 
 # ------------------------------------------------------------------ helpers
@@ -171,43 +351,60 @@ def _describe(result: Mapping[str, Any]) -> str:
     return f"resultType {result.get('resultType')!r}" + (f", errorCode {code!r}" if code else "")
 
 
-def _tmf_error(received: Received, rule: str, wanted: int) -> bool:
+def _tmf_error(received: Received, rule: str, wanted: int, severity: str | None = None) -> bool:
     if received.status != wanted:
-        raise CheckFailure(rule, f"expected {wanted}, got {received.status}")
+        raise CheckFailure(rule, f"expected {wanted}, got {received.status}", severity)
     body = _json(received)
     if not (
         isinstance(body, dict)
         and isinstance(body.get("code"), str)
         and isinstance(body.get("reason"), str)
     ):
-        raise CheckFailure(rule, f"{wanted} without a TMF Error body (code and reason strings)")
+        raise CheckFailure(
+            rule, f"{wanted} without a TMF Error body (code and reason strings)", severity
+        )
     return True
+
+
+def _answered(received: Received) -> bool:
+    """An answer other checks do not already speak for (no transport error, no 5xx)."""
+    return not received.error and received.status < 500
 
 
 # ------------------------------------------------------------------ checks
 
 
-@check
+@check(NO_5XX)
 def not_a_server_error(ctx: Context, received: Received, case: Case) -> bool | None:
-    """server.no-5xx; a timeout or dropped connection is reported here too (a
-    gateway in front of the server would turn it into a 502/504)."""
+    """server.no-5xx, for every request (in the spec or not); a timeout or dropped
+    connection is reported here too (a gateway in front would turn it into a 502/504)."""
     if received.error:
-        raise CheckFailure("server.no-5xx", received.error)
+        raise CheckFailure(NO_5XX.id, received.error)
     if received.status >= 500:
-        raise CheckFailure("server.no-5xx", f"status {received.status}")
+        raise CheckFailure(NO_5XX.id, f"status {received.status}")
     return True
 
 
-def _schema_rule(rule: str) -> bool:
-    return rule.startswith(("schema.", "input."))
-
-
-@check
+@check(
+    STATUS_DOCUMENTED,
+    Rule("response.content-type", "a JSON body is served as application/json"),
+    Rule("response.schema", "the body matches the documented schema for that status"),
+    Rule("batch.result-per-item", "on 200, exactly one result per submitted item", **_BATCH_W),
+    Rule("batch.result-correlation", "result i echoes item i's identifiers", **_BATCH_W),
+    Rule("batch.result-type-values", "resultType is one of the accepted values", **_BATCH_W),
+    Rule("batch.rejection-has-error", "a rejection has errorCode and errorDescription", **_BATCH_W),
+    Rule("batch.time-elapsed", "timeElapsedMs values are sane", **_BATCH_W),
+    Rule("brm.id-echo", "the id is echoed exactly", kinds=_BRM_ONLY),
+    Rule("brm.href-consistent", "href ends with /accumulatedBalance/{id}", kinds=_BRM_ONLY),
+    Rule("brm.type-echo", "@type echoes the requested @type", kinds=_BRM_ONLY),
+    Rule("brm.fields-honored", "fields limits the attributes", kinds=_BRM_ONLY),
+    applies=judged_against_spec,
+)
 def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
-    """response.status-documented, response.content-type, response.schema and the
-    exchange rules (batch.result-*, batch.rejection-has-error, batch.time-elapsed,
-    brm.id-echo, brm.href-consistent, brm.type-echo, brm.fields-honored)."""
-    if not case.documented or received.error:
+    """The exchange rules decided by ``validate_response``: status documented,
+    content type, schema, and the batch.result-* / brm.* echo rules. Not for a BRM
+    id that firewalls may answer themselves (any format there)."""
+    if received.error:
         return None
     if received.truncated:
         raise CheckFailure(
@@ -220,16 +417,7 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
         headers=received.headers,
         request=case.request,
     )
-    failures: list[CheckFailure] = []
-    for v in report.violations:
-        if _schema_rule(v.rule):
-            where = f" at {v.pointer}" if v.pointer else ""
-            failures.append(
-                CheckFailure("response.schema", f"{v.rule}{where}: {v.message}", v.severity)
-            )
-        else:
-            where = f" ({v.pointer})" if v.pointer else ""
-            failures.append(CheckFailure(v.rule, f"{v.message}{where}", v.severity))
+    failures = [_from_violation(v) for v in report.violations]
     if not received.body and 200 <= received.status < 300:
         failures.append(CheckFailure("response.schema", "an empty body; a JSON body is documented"))
     if failures:
@@ -237,19 +425,58 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
     return True
 
 
-@check
-def auth_required(ctx: Context, received: Received, case: Case) -> bool | None:
-    if case.probe != "auth":
+def _from_violation(v: Violation) -> CheckFailure:
+    if v.rule.startswith(("schema.", "input.")):
+        where = f" at {v.pointer}" if v.pointer else ""
+        return CheckFailure("response.schema", f"{v.rule}{where}: {v.message}", v.severity)
+    where = f" ({v.pointer})" if v.pointer else ""
+    return CheckFailure(v.rule, f"{v.message}{where}", v.severity)
+
+
+@check(STATUS_DOCUMENTED, applies=lambda case: case.scope in (OUTSIDE, OTHER_METHOD))
+def outside_the_spec(ctx: Context, received: Received, case: Case) -> bool | None:
+    """A request the spec does not define is judged by its status class only: a
+    gateway or framework may answer it in any format (CONTRACT.md 3.1). Outside the
+    spec's paths or versions: anything but 2xx (and 5xx, server.no-5xx's); another
+    method on an AMLYZE operation's path: a 4xx."""
+    if not _answered(received):
         return None
+    status, sent = received.status, case.sent
+    if case.scope == OTHER_METHOD:
+        if 400 <= status < 500:
+            return True
+        raise CheckFailure(
+            STATUS_DOCUMENTED.id,
+            f"{sent.method} is not an operation of this path; expected a 4xx, got {status}",
+        )
+    if 200 <= status < 300:
+        raise CheckFailure(
+            STATUS_DOCUMENTED.id,
+            f"{urllib.parse.urlsplit(sent.url).path} is outside the spec, yet got {status} "
+            "(any answer but 2xx and 5xx would do: 404, 405, 400)",
+        )
+    return True
+
+
+@check(
+    Rule("errors.auth-required", "missing or wrong credentials get 401 (403 allowed)"),
+    applies=_probe("auth"),
+)
+def auth_required(ctx: Context, received: Received, case: Case) -> bool | None:
     if received.status not in (401, 403):
         raise CheckFailure("errors.auth-required", f"expected 401 (or 403), got {received.status}")
     return True
 
 
-@check
+@check(
+    Rule(
+        "errors.malformed-json",
+        "a non-JSON body, or one without the item array, gets 400",
+        kinds=_BATCH_ONLY,
+    ),
+    applies=_probe("malformed"),
+)
 def malformed_json(ctx: Context, received: Received, case: Case) -> bool | None:
-    if case.probe != "malformed":
-        return None
     if received.status != 400:
         raise CheckFailure("errors.malformed-json", f"expected 400, got {received.status}")
     if not isinstance(_json(received), dict):
@@ -257,10 +484,10 @@ def malformed_json(ctx: Context, received: Received, case: Case) -> bool | None:
     return True
 
 
-@check
+@check(INVALID_ACCEPTED, applies=lambda case: _spec(case) and bool(case.invalid_items))
 def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool | None:
-    if not case.invalid_items:
-        return None
+    """An invalid item is rejected (per item, or 400 for the whole request). An item
+    that breaks only an input rule may be read leniently: its acceptance warns."""
     if received.status == 400:
         return True  # the whole request refused: allowed
     results = _results(received)
@@ -270,12 +497,19 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
     for index, expect in sorted(case.invalid_items.items()):
         result = _result_for(case, results, index)
         if result is not None and result.get("resultType") in ACCEPTED:
+            why = f"item {index} breaks {expect.rule}" + (
+                f" (vendor code {expect.code})" if expect.code else ""
+            )
+            if expect.soft:
+                why += (
+                    " (the client's hygiene, not the server's contract: a lenient parser, "
+                    "e.g. Jackson's last member wins or null as absent, may read it)"
+                )
             failures.append(
                 CheckFailure(
-                    "batch.invalid-item-accepted",
-                    f"item {index} breaks {expect.rule}"
-                    + (f" (vendor code {expect.code})" if expect.code else "")
-                    + f" but was accepted ({_describe(result)})",
+                    INVALID_ACCEPTED.id,
+                    f"{why} but was accepted ({_describe(result)})",
+                    "warning" if expect.soft else None,
                 )
             )
     if failures:
@@ -283,19 +517,29 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
     return True
 
 
-@check
+@check(
+    Rule(
+        "batch.rejection-code",
+        "a rejection carries the rule's vendor code",
+        severity="warning",
+        kinds=_BATCH_ONLY,
+        writes=True,
+    ),
+    applies=lambda case: _spec(case) and any(e.code for e in case.invalid_items.values()),
+)
 def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
-    wanted = {i: e for i, e in case.invalid_items.items() if e.code}
     results = _results(received)
-    if not wanted or results is None:
+    if results is None:
         return None
     failures = []
-    for index, expect in sorted(wanted.items()):
+    for index, expect in sorted(case.invalid_items.items()):
+        if not expect.code:
+            continue
         result = _result_for(case, results, index)
         if result is None or result.get("resultType") not in REJECTED:
             continue
         code = result.get("errorCode")
-        if not isinstance(code, str) or not code.endswith(expect.code or ""):
+        if not isinstance(code, str) or not code.endswith(expect.code):
             failures.append(
                 CheckFailure(
                     "batch.rejection-code",
@@ -307,18 +551,21 @@ def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
     return True
 
 
-@check
+@check(VALID_REJECTED, applies=lambda case: _spec(case) and bool(case.valid_items))
 def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | None:
-    if not case.valid_items:
-        return None
+    """Valid items with known data are accepted. Interop values (RFC-legal, but
+    rejected by some mainstream parsers, e.g. a leap second): a rejection warns."""
+    severity = "warning" if case.interop else None
+    note = " (an interop value: RFC-legal, but mainstream parsers differ)" if case.interop else ""
     if received.status != 200:
         if case.invalid_items and received.status == 400:
             return True  # refused as a whole because of the invalid sibling
-        if received.status in (401, 403) or received.status >= 500 or received.error:
+        if received.status in (401, 403) or not _answered(received):
             return None
         raise CheckFailure(
-            "batch.valid-item-rejected",
-            f"a batch of valid items got {received.status} instead of 200",
+            VALID_REJECTED.id,
+            f"a batch of valid items got {received.status} instead of 200{note}",
+            severity,
         )
     results = _results(received)
     if results is None:
@@ -329,9 +576,10 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
         if result is not None and result.get("resultType") not in ACCEPTED:
             failures.append(
                 CheckFailure(
-                    "batch.valid-item-rejected",
+                    VALID_REJECTED.id,
                     f"item {index} is valid and uses known data, yet got {_describe(result)}: "
-                    f"{result.get('errorDescription')!r}",
+                    f"{result.get('errorDescription')!r}{note}",
+                    severity,
                 )
             )
     if failures:
@@ -339,10 +587,16 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
     return True
 
 
-@check
+@check(
+    Rule(
+        "batch.communication-number-reuse",
+        "a reused communicationNumber is rejected with O005",
+        kinds=_BATCH_ONLY,
+        writes=True,
+    ),
+    applies=lambda case: _spec(case) and bool(case.reused_items),
+)
 def communication_number_reuse(ctx: Context, received: Received, case: Case) -> bool | None:
-    if not case.reused_items:
-        return None
     if received.status != 200:
         raise CheckFailure(
             "batch.communication-number-reuse",
@@ -369,10 +623,11 @@ def communication_number_reuse(ctx: Context, received: Received, case: Case) -> 
     return True
 
 
-@check
+@check(
+    Rule("brm.known-id-found", "a known BRM id gets 200", kinds=_BRM_ONLY),
+    applies=_probe("brm-known"),
+)
 def brm_known_id_found(ctx: Context, received: Received, case: Case) -> bool | None:
-    if case.probe != "brm-known":
-        return None
     if received.status != 200:
         raise CheckFailure(
             "brm.known-id-found",
@@ -382,32 +637,51 @@ def brm_known_id_found(ctx: Context, received: Received, case: Case) -> bool | N
     return True
 
 
-@check
+@check(NOT_FOUND, applies=_probe("brm-unknown"))
 def brm_not_found(ctx: Context, received: Received, case: Case) -> bool | None:
-    return _tmf_error(received, "brm.not-found", 404) if case.probe == "brm-unknown" else None
-
-
-@check
-def brm_bad_type(ctx: Context, received: Received, case: Case) -> bool | None:
-    return _tmf_error(received, "brm.bad-type", 400) if case.probe == "brm-bad-type" else None
-
-
-@check
-def brm_method_not_allowed(ctx: Context, received: Received, case: Case) -> bool | None:
-    if case.probe != "brm-method":
+    """An unknown id gets a TMF 404. For an id whose encoding firewalls and servlet
+    containers reject themselves (an encoded ``/`` or ``%``), any answer but a 2xx
+    is allowed and only warned about; a 2xx claims the unknown id exists."""
+    if not interop_request(case):
+        return _tmf_error(received, NOT_FOUND.id, 404)
+    if not _answered(received):
         return None
+    if 200 <= received.status < 300:
+        raise CheckFailure(NOT_FOUND.id, f"an unknown id got {received.status}")
+    return _tmf_error(received, NOT_FOUND.id, 404, "warning")
+
+
+@check(
+    Rule("brm.bad-type", "an unsupported @type gets 400 with a TMF Error", kinds=_BRM_ONLY),
+    applies=_probe("brm-bad-type"),
+)
+def brm_bad_type(ctx: Context, received: Received, case: Case) -> bool | None:
+    return _tmf_error(received, "brm.bad-type", 400)
+
+
+@check(
+    Rule("brm.method-not-allowed", "other methods get 405 with a TMF Error", kinds=_BRM_ONLY),
+    applies=_probe("brm-method"),
+)
+def brm_method_not_allowed(ctx: Context, received: Received, case: Case) -> bool | None:
     return _tmf_error(received, "brm.method-not-allowed", 405)
+
+
+# ------------------------------------------------------------------ running them
 
 
 def run_checks(
     ctx: Context, received: Received, case: Case
 ) -> tuple[list[str], list[CheckFailure]]:
-    """(rule ids that applied, failures). A transport error stops at server.no-5xx."""
+    """(names of the checks that applied, failures). A transport error stops after
+    server.no-5xx."""
     applied: list[str] = []
     failures: list[CheckFailure] = []
-    for fn in CHECKS:
+    for entry in REGISTRY:
+        if not entry.applies(case):
+            continue
         try:
-            outcome = fn(ctx, received, case)
+            outcome = entry.fn(ctx, received, case)
         except CheckFailures as group:
             failures.extend(group.failures)
             outcome = True
@@ -415,87 +689,33 @@ def run_checks(
             failures.append(failure)
             outcome = True
         if outcome is not None:
-            applied.append(fn.__name__)
+            applied.append(entry.name)
         if received.error:
             break
     return applied, failures
 
 
-# Which rule ids a check function speaks for (for "examples sent" per rule).
-CHECK_RULES: dict[str, tuple[str, ...]] = {
-    "not_a_server_error": ("server.no-5xx",),
-    "response_rules": (),  # filled per operation below
-    "auth_required": ("errors.auth-required",),
-    "malformed_json": ("errors.malformed-json",),
-    "invalid_item_accepted": ("batch.invalid-item-accepted",),
-    "rejection_code": ("batch.rejection-code",),
-    "valid_item_rejected": ("batch.valid-item-rejected",),
-    "communication_number_reuse": ("batch.communication-number-reuse",),
-    "brm_known_id_found": ("brm.known-id-found",),
-    "brm_not_found": ("brm.not-found",),
-    "brm_bad_type": ("brm.bad-type",),
-    "brm_method_not_allowed": ("brm.method-not-allowed",),
-}
-EXCHANGE_RULES: dict[str, tuple[str, ...]] = {
-    "batch": (
-        "response.status-documented",
-        "response.content-type",
-        "response.schema",
-        "batch.result-per-item",
-        "batch.result-correlation",
-        "batch.result-type-values",
-        "batch.rejection-has-error",
-        "batch.time-elapsed",
-    ),
-    "brm": (
-        "response.status-documented",
-        "response.content-type",
-        "response.schema",
-        "brm.id-echo",
-        "brm.href-consistent",
-        "brm.type-echo",
-        "brm.fields-honored",
-    ),
-}
-
-
 def rules_applied(check_names: Sequence[str], case: Case) -> list[str]:
+    """The rule ids the applied checks speak for, for this case's operation."""
+    by_name = {entry.name: entry for entry in REGISTRY}
     out: list[str] = []
     for name in check_names:
-        if name == "response_rules":
-            out.extend(EXCHANGE_RULES["batch" if case.item_key else "brm"])
-        else:
-            out.extend(CHECK_RULES.get(name, ()))
-    return out
+        entry = by_name.get(name)
+        if entry is not None:
+            out.extend(r.id for r in entry.rules if case.kind in r.kinds)
+    return list(dict.fromkeys(out))
 
 
-PROBE_RULES: dict[str, tuple[str, ...]] = {
-    "batch": (
-        "server.no-5xx",
-        "errors.auth-required",
-        "errors.malformed-json",
-        "batch.invalid-item-accepted",
-        "batch.rejection-code",
-        "batch.valid-item-rejected",
-        "batch.communication-number-reuse",
-    ),
-    "brm": (
-        "server.no-5xx",
-        "errors.auth-required",
-        "brm.known-id-found",
-        "brm.not-found",
-        "brm.bad-type",
-        "brm.method-not-allowed",
-    ),
-}
+def softened_rules() -> frozenset[str]:
+    """Rules a conforming server may get warnings for (CONTRACT.md 3.1)."""
+    return frozenset(r.id for r in RULE_INFO.values() if r.may_warn)
+
+
+def _ordered_rules() -> Iterable[Rule]:
+    return (RULE_INFO[rule_id] for rule_id in RULES)
 
 
 def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
     """The server rules checked for one operation (the pytest plugin's test ids)."""
-    kind = "brm" if operation_id == "retrieveAccumulatedBalance" else "batch"
-    rules = list(dict.fromkeys((*EXCHANGE_RULES[kind], *PROBE_RULES[kind])))
-    if read_only and kind == "batch":
-        keep = {"server.no-5xx", "errors.auth-required", "errors.malformed-json"}
-        keep |= {"response.status-documented", "response.content-type", "response.schema"}
-        rules = [r for r in rules if r in keep]
-    return rules
+    kind = BRM if operation_id == BRM_OPERATION_ID else BATCH
+    return [r.id for r in _ordered_rules() if kind in r.kinds and not (read_only and r.writes)]

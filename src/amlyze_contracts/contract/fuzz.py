@@ -38,7 +38,7 @@ import orjson
 
 from ..engine.api import validate_request
 from ..specs import operation
-from .checks import Case, CheckFailure, ItemExpect
+from .checks import Case, CheckFailure, ItemExpect, item_expectations, judged_against_spec
 from .client import Received, Sent
 from .config import BRM_OPERATION, Options
 from .scenarios import Endpoints
@@ -198,16 +198,7 @@ def _our_case(options: Options, operation_id: str, st_case: Any, sent: Sent, mod
         report = validate_request(
             operation_id, sent.body or b"", classifiers=dict(options.fixtures.classifiers)
         )
-        prefix = f"/{key}/"
-        whole = False
-        for v in report.errors:
-            head = v.pointer[len(prefix) :].split("/", 1)[0] if v.pointer.startswith(prefix) else ""
-            if head.isdigit():
-                invalid.setdefault(int(head), ItemExpect(v.rule))
-            else:
-                whole = True
-        if whole:
-            invalid = {}  # the whole body is invalid: any answer but acceptance is judged elsewhere
+        invalid = item_expectations(operation_id, report.errors, parsed[key])
     return Case(
         operation_id,
         label,
@@ -240,8 +231,8 @@ def _judge(
     """Schemathesis's own response checks, each reported under its contract rule."""
     from schemathesis.core.failures import Failure
 
-    if received.error:
-        return [], []
+    if received.error or not judged_against_spec(case):
+        return [], []  # the suite's own checks judged it (CONTRACT.md 3.1)
     response = _st_response(case.sent, received)
     rules: list[str] = []
     failures: list[CheckFailure] = []

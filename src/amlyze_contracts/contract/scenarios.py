@@ -1,8 +1,11 @@
 """Deterministic probes and stateful sequences.
 
-Probes: missing and wrong credentials, malformed bodies, wrong methods, the body
-limit, BRM known and unknown ids (reserved characters included), ``@type`` and
-``fields`` variants, other methods on the BRM resource. Sequences: register, then
+Probes: missing and wrong credentials, malformed bodies, wrong methods, BRM known
+and unknown ids (reserved characters included), ``@type`` and ``fields`` variants,
+other methods on the BRM resource; requests outside the spec (an undefined path or
+API version, a CORS preflight, HEAD), judged by their status class only
+(CONTRACT.md 3.1). Targeted batches include the interop values (RFC-legal, but
+stacks differ) one per case, and the input.* items. Sequences: register, then
 resubmit the same communicationNumber (O005); a rejected item corrected and resent;
 an account registered, updated, claimed by another customer, then its balances.
 Each builds :class:`Case` objects; the runner sends them and runs every check.
@@ -20,7 +23,7 @@ import orjson
 
 from ..domain import ACCEPTED
 from ..specs import operation
-from .checks import Case, ItemExpect
+from .checks import OPTIONS_HEAD, OTHER_METHOD, OUTSIDE, Case, ItemExpect, interop_request
 from .client import Received, Sent
 from .config import BATCH_OPERATIONS, BRM_OPERATION, Options
 from .generate import Uniques
@@ -72,6 +75,7 @@ def batch_case(
     invalid: Mapping[int, ItemExpect] | None = None,
     reused: frozenset[int] = frozenset(),
     raw: bytes | None = None,
+    interop: bool = False,
 ) -> Case:
     op = operation(operation_id)
     key = op.batch_item[0] if op.batch_item else "items"
@@ -91,6 +95,7 @@ def batch_case(
         invalid_items=dict(invalid or {}),
         reused_items=reused,
         item_key=key,
+        interop=interop,
     )
 
 
@@ -105,6 +110,7 @@ def brm_case(
     method: str = "GET",
     token: str | bool | None = True,
     base: str | None = None,
+    scope: str = "spec",
 ) -> Case:
     headers = {"Accept": "application/json"}
     if token is True:
@@ -118,6 +124,7 @@ def brm_case(
         Sent(method, endpoints.brm_url(raw_id, query, base), headers, None),
         request=params,
         probe=probe,
+        scope=scope,
     )
 
 
@@ -189,7 +196,9 @@ def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str
         if types:
             extra["accountType"] = types[0]
     else:
-        extra.update(equivalentValue=-0.01, value=11111111111.00, updateAt="2024-02-29T23:59:60Z")
+        extra.update(
+            equivalentValue=-0.01, value=11111111111.00, updateAt="2024-02-29T23:59:59.999Z"
+        )
     return base_item(options, operation_id, uniques, **extra)
 
 
@@ -220,6 +229,36 @@ def invalid_item(
         return item, ItemExpect("accounts.closing-date-required", "002")
     item = base_item(options, operation_id, uniques, balanceType="NO_SUCH_BALANCE_TYPE")
     return item, ItemExpect("common.classifier (balanceType)")
+
+
+# RFC-legal values that mainstream stacks differ on (CONTRACT.md 3.1): each is sent
+# alone, in an interop case whose rejection is a warning. Positive data never uses
+# them: no leap second, upper-case T/Z, at most 3 fraction digits, offsets within
+# +-14:00, BMP text.
+INTEROP_DATE_TIMES: tuple[tuple[str, str], ...] = (
+    ("leap second", "2016-12-31T23:59:60Z"),  # java.time and Python's datetime reject :60
+    ("lower-case t and z", "2023-09-05t08:07:34.605z"),
+    ("9 fraction digits", "2023-09-05T08:07:34.123456789Z"),  # Python's %f takes 6
+    ("12 fraction digits", "2023-09-05T08:07:34.123456789012Z"),  # java.time takes 9
+    ("offset +23:59", "2023-09-05T08:07:34+23:59"),  # java.time's ZoneOffset stops at 18:00
+    ("offset -00:00", "2023-09-05T08:07:34-00:00"),  # RFC 3339: offset unknown
+)
+# Text outside the BMP: a MySQL utf8 (3-byte) column or a UCS-2 store cannot hold it.
+INTEROP_TEXT = "Bankas \U0001f3e6 \U00020000"
+
+
+def interop_items(
+    options: Options, operation_id: str, uniques: Uniques
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, item): a valid item carrying one RFC-legal edge value."""
+    date_member = "openingDate" if operation_id == "batchAccounts" else "updateAt"
+    for label, value in INTEROP_DATE_TIMES:
+        yield label, base_item(options, operation_id, uniques, **{date_member: value})
+    text_member = "bankTitle" if operation_id == "batchAccounts" else "requester"
+    yield (
+        "text outside the BMP",
+        base_item(options, operation_id, uniques, **{text_member: INTEROP_TEXT}),
+    )
 
 
 # ------------------------------------------------------------------ probes
@@ -322,10 +361,46 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
                     {**JSON_HEADERS, **auth_headers(options.token)},
                     b"{}",
                 ),
-                documented=False,
-                probe="wrong-method",
+                scope=OTHER_METHOD,
                 item_key=key,
             )
+        yield from interop_method_probes(options, op_id, endpoints.batch_url(op_id))
+        # Paths the spec does not define: beside the operation's, and beside the API
+        # (the application or a gateway in front may answer, in any format).
+        for where, url in (
+            ("beside the operation", endpoints.batch_url(op_id) + "-no-such-operation"),
+            ("beside the API", f"{endpoints.base_url}/no-such-api/{op_id}"),
+        ):
+            yield Case(
+                op_id,
+                f"outside the spec: a path {where}",
+                Sent("GET", url, {"Accept": "application/json", **auth_headers(options.token)}),
+                scope=OUTSIDE,
+                item_key=key,
+            )
+
+
+PREFLIGHT_ORIGIN = "https://contract-suite.invalid"
+
+
+def interop_method_probes(options: Options, op_id: str, url: str) -> Iterator[Case]:
+    """A CORS preflight and a HEAD on a spec path: anything but a 5xx (frameworks
+    answer both themselves)."""
+    op = operation(op_id)
+    preflight = {
+        "Origin": PREFLIGHT_ORIGIN,
+        "Access-Control-Request-Method": op.method,
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    yield Case(
+        op_id, "OPTIONS (CORS preflight)", Sent("OPTIONS", url, preflight), scope=OPTIONS_HEAD
+    )
+    yield Case(
+        op_id,
+        "HEAD",
+        Sent("HEAD", url, {"Accept": "application/json", **auth_headers(options.token)}),
+        scope=OPTIONS_HEAD,
+    )
 
 
 def unknown_ids(run_id: str) -> tuple[str, ...]:
@@ -384,7 +459,10 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
         probe="brm-known",
     )
     for raw_id in unknown_ids(run_id):
-        yield brm_case(options, endpoints, f"unknown id {raw_id!r}", raw_id, probe="brm-unknown")
+        case = brm_case(options, endpoints, f"unknown id {raw_id!r}", raw_id, probe="brm-unknown")
+        if interop_request(case):
+            case.label += " (interop: an encoding firewalls may refuse)"
+        yield case
     for bad in ("AccumulatedBalanceFoo", "accumulatedbalance", "", "Error"):
         yield brm_case(
             options,
@@ -403,16 +481,18 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
         if method != "DELETE":
             case.sent = Sent(method, case.sent.url, {**case.sent.headers, **JSON_HEADERS}, b"{}")
         yield case
+    yield from interop_method_probes(options, BRM_OPERATION, endpoints.brm_url(known))
     base = endpoints.brm_base_url
     head, _, version = base.rpartition("/")
     if version.startswith("v") and version[1:].isdigit():
+        # Outside the spec: a gateway may answer with its own page (CONTRACT.md 3.1).
         yield brm_case(
             options,
             endpoints,
-            "unsupported API version v999",
+            "outside the spec: API version v999",
             known,
-            probe="brm-unknown",
             base=f"{head}/v999",
+            scope=OUTSIDE,
         )
 
 
@@ -452,6 +532,17 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
             valid=frozenset({0}),
             invalid={1: expect, 2: ItemExpect("schema.required (accountExtId)")},
         )
+        for label, item in interop_items(options, op_id, uniques):
+            yield batch_case(
+                options,
+                endpoints,
+                op_id,
+                f"interop: {label}",
+                [item],
+                phase="targeted",
+                valid=frozenset({0}),
+                interop=True,
+            )
         for label, raw_item, expect in _raw_items(options, op_id, uniques):
             sibling = orjson.dumps(base_item(options, op_id, uniques))
             key = operation(op_id).batch_item[0]  # type: ignore[index]
@@ -472,18 +563,32 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
 def _raw_items(
     options: Options, op_id: str, uniques: Uniques
 ) -> Iterator[tuple[str, bytes, ItemExpect]]:
-    """Items only raw bytes can carry: the input.* error rules."""
+    """Items only raw bytes can carry: the input.* rules. They are the client's
+    hygiene (CONTRACT.md 3.1): a server may accept them (e.g. last member wins), so
+    acceptance is a warning; only a 5xx is an error."""
     item = orjson.dumps(base_item(options, op_id, uniques))
     yield (
         "duplicate member",
         item[:-1] + b', "requester": "SECOND"}',
-        ItemExpect("input.duplicate-key"),
+        ItemExpect("input.duplicate-key", soft=True),
     )
     number = "value" if op_id != "batchAccounts" else "communicationNumber"
-    yield "NaN literal", item[:-1] + f', "{number}": NaN}}'.encode(), ItemExpect("input.non-finite")
+    yield (
+        "NaN literal",
+        item[:-1] + f', "{number}": NaN}}'.encode(),
+        ItemExpect("input.non-finite", soft=True),
+    )
     deep = b"[" * 1100 + b"]" * 1100
-    yield "nesting 1100 deep", item[:-1] + b', "x": ' + deep + b"}", ItemExpect("input.too-deep")
-    yield "bytes not UTF-8", item[:-1] + b', "requester": "\xc3\x28"}', ItemExpect("input.encoding")
+    yield (
+        "nesting 1100 deep",
+        item[:-1] + b', "x": ' + deep + b"}",
+        ItemExpect("input.too-deep", soft=True),
+    )
+    yield (
+        "bytes not UTF-8",
+        item[:-1] + b', "requester": "\xc3\x28"}',
+        ItemExpect("input.encoding", soft=True),
+    )
 
 
 def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute: Execute) -> None:

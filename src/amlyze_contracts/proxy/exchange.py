@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import orjson
 
-from ..violations import Violation
 from ..specs import Spec
+from ..violations import Violation
 
 if TYPE_CHECKING:
     from ..catalogue import RuleSet

@@ -2,7 +2,7 @@
 operations (CONTRACT.md sections 3 and 4), plus a catalogue of injectable bugs.
 
     from amlyze_contracts.server import app, running, BUGS
-    with running(bugs=["no-o005"]) as base_url:
+    with running(bugs=["no-o005"], profile="production") as base_url:
         ...
 
 Names are imported lazily, so ``amlyze_contracts.server.fixtures`` (the known data
@@ -14,15 +14,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["BUGS", "Bug", "ReferenceServer", "app", "running", "serve"]
+__all__ = ["BUGS", "PROFILES", "Bug", "ReferenceServer", "app", "running", "serve"]
 
 if TYPE_CHECKING:
     from .asgi import ReferenceServer, app
     from .bugs import BUGS, Bug
+    from .fixtures import PROFILES
     from .runner import running, serve
 
 _HOMES = {
     "app": "asgi",
+    "PROFILES": "fixtures",
     "ReferenceServer": "asgi",
     "BUGS": "bugs",
     "Bug": "bugs",

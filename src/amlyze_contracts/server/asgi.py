@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from . import fixtures
 from .parts import BodyTooLarge, ClientGone, Parts, Receive, claim_of
@@ -202,6 +202,8 @@ class ReferenceServer:
         if items is None:
             return self._error(path, 400, "Malformed request body")
         op = route.operation_id
+        if parts.bind_batch(op, items) is not None:
+            return self._error(path, 400, "Malformed request body")
         rejections = parts.reject_items(parts.validate(op, raw), route.item_key, len(items))
         for i, item in enumerate(items):
             if i not in rejections and (known := parts.check_known_data(op, item)) is not None:
@@ -265,6 +267,14 @@ def _base_url(scope: Scope, raw_version: str) -> str:
     return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}{BRM_PREFIX}{raw_version}"
 
 
+class ServerApp(Protocol):
+    """What ``app()`` returns: an ASGI callable that closes its state."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def app(
     *,
     token: str = fixtures.DEFAULT_TOKEN,
@@ -273,17 +283,29 @@ def app(
     store: StateStore | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
-) -> ReferenceServer:
+    profile: str = "default",
+) -> ServerApp:
     """The reference server's ASGI app.
 
     ``state``: a SQLite file that keeps accepted communicationNumbers and account
     ownership across restarts (default: in memory). ``bugs``: names from
-    ``BUGS`` to inject (see ``amlyze-contracts serve --list-bugs``).
+    ``BUGS`` to inject (see ``amlyze-contracts serve --list-bugs``). ``profile``:
+    ``default``, or ``production`` (a Spring Boot deployment behind nginx, wherever
+    the contract leaves room; see ``server/production.py``).
     """
     from .bugs import apply_bugs, unknown_bugs
 
     bugs = list(bugs)
     if unknown := unknown_bugs(bugs):
         raise ValueError(f"unknown bug(s): {', '.join(unknown)}")
-    parts = apply_bugs(Parts(store=store if store is not None else open_store(state)), bugs)
+    if profile not in fixtures.PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(fixtures.PROFILES)})")
+    parts = Parts(store=store if store is not None else open_store(state))
+    if profile == "production":
+        from .production import Gateway, production_parts
+
+        parts = apply_bugs(production_parts(parts), bugs)
+        inner = ReferenceServer(parts, token=token, max_body=max_body, body_timeout=body_timeout)
+        return Gateway(inner, parts, token)
+    parts = apply_bugs(parts, bugs)
     return ReferenceServer(parts, token=token, max_body=max_body, body_timeout=body_timeout)

@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 DEFAULT_TOKEN: Final = "dev-token"
+# Server profiles: the reference server as the contract describes it, and as a
+# typical production deployment answers wherever the contract leaves room.
+PROFILES: Final = ("default", "production")
 
 CUSTOMERS: Final = frozenset({"CUST-0001", "CUST-0002", "CUST-0003"})
 

@@ -86,6 +86,12 @@ def parse_batch(raw: bytes, item_key: str) -> list[Any] | None:
     return items if isinstance(items, list) else None
 
 
+def bind_batch(operation_id: str, items: list[Any]) -> str | None:
+    """Why the request as a whole cannot be read into the server's types (400), or
+    None. The reference server binds nothing: it rejects bad items one by one."""
+    return None
+
+
 # --- item decisions ---------------------------------------------------------------
 
 
@@ -208,6 +214,7 @@ class Parts:
     authorize: Callable[[bytes | None, bytes], bool] = authorize
     read_body: Callable[[Receive, int | None, int], Awaitable[bytes]] = read_body
     parse_batch: Callable[[bytes, str], list[Any] | None] = parse_batch
+    bind_batch: Callable[[str, list[Any]], str | None] = bind_batch
     validate: Callable[[str, bytes], Sequence[Violation]] = checks.validate
     reject_items: Callable[[Sequence[Violation], str, int], dict[int, Rejection]] = (
         checks.reject_items

@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from . import fixtures
-from .asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, ReferenceServer, app
+from .asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, ServerApp, app
 
 STARTUP_TIMEOUT = 10.0
 
@@ -39,7 +39,7 @@ def base_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _config(asgi: ReferenceServer, **overrides: Any) -> uvicorn.Config:
+def _config(asgi: ServerApp, **overrides: Any) -> uvicorn.Config:
     # No access log: nothing about requests, least of all credentials, is written.
     return uvicorn.Config(
         asgi,
@@ -89,10 +89,18 @@ def running(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     host: str = "127.0.0.1",
+    profile: str = "default",
 ) -> Generator[str, None, None]:
     """Run the reference server on a free loopback port in a background thread;
     yields its base URL (``http://127.0.0.1:PORT``) and stops it on exit."""
-    asgi = app(token=token, bugs=bugs, state=state, max_body=max_body, body_timeout=body_timeout)
+    asgi = app(
+        token=token,
+        bugs=bugs,
+        state=state,
+        max_body=max_body,
+        body_timeout=body_timeout,
+        profile=profile,
+    )
     sock = bind(host, 0)
     server = _Server(_config(asgi))
     thread = threading.Thread(
@@ -122,9 +130,10 @@ def serve(
     state: str | Path | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     announce: Any = None,
+    profile: str = "default",
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; ``announce(url)`` once listening."""
-    asgi = app(token=token, bugs=bugs, state=state, max_body=max_body)
+    asgi = app(token=token, bugs=bugs, state=state, max_body=max_body, profile=profile)
     sock = bind(host, port)
     try:
         if announce is not None:

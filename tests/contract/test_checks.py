@@ -1,0 +1,318 @@
+"""Each contract check as a plain function: a canned request and response in, the
+failures out (no server). Includes how a server the suite has never seen is judged
+(CONTRACT.md section 3.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from amlyze_contracts.report import Violation
+from amlyze_contracts.validation import validate_request
+
+from amlyze_contracts.contract import checks
+from amlyze_contracts.contract.checks import (
+    OPTIONS_HEAD,
+    OTHER_METHOD,
+    OUTSIDE,
+    RULES,
+    Case,
+    CheckFailure,
+    Context,
+    ItemExpect,
+    Rule,
+    check,
+    hygiene_only,
+    item_expectations,
+    rules_applied,
+    rules_for_operation,
+    run_checks,
+)
+from amlyze_contracts.contract.client import Received, Sent
+from amlyze_contracts.contract.config import Options
+from amlyze_contracts.contract.generate import Uniques
+from amlyze_contracts.contract.scenarios import (
+    Endpoints,
+    base_item,
+    batch_case,
+    brm_case,
+    interop_items,
+)
+
+BASE = "http://api.test"
+OPTIONS = Options(base_url=BASE, brm_base_url=f"{BASE}/brm/prepayBalanceManagement/v1", token="t")
+ENDPOINTS = Endpoints(OPTIONS.base_url, OPTIONS.brm_base_url)
+CTX = Context()
+JSON = {"Content-Type": "application/json"}
+HTML = {"Content-Type": "text/html"}
+NGINX_404 = b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+KNOWN = "0.0.0.1+-account+102879"
+
+
+def _judge(case: Case, received: Received) -> tuple[list[str], list[CheckFailure]]:
+    applied, failures = run_checks(CTX, received, case)
+    return rules_applied(applied, case), failures
+
+
+def _found(failures: list[CheckFailure]) -> set[tuple[str, str]]:
+    return {(f.rule, f.severity) for f in failures}
+
+
+def _accepting(case: Case, rejected: frozenset[int] = frozenset()) -> Received:
+    """A correct-looking 200 for a batch: every item accepted but ``rejected``."""
+    results = []
+    for i, item in enumerate(case.items()):
+        result: dict[str, Any] = {
+            "resultType": "REQUEST_REJECTED" if i in rejected else "REQUEST_ACCEPTED",
+            "communicationNumber": item["communicationNumber"],
+            "accountExtId": item["accountExtId"],
+            "timeElapsedMs": 0,
+        }
+        if i in rejected:
+            result.update(errorCode="001", errorDescription="rejected")
+        results.append(result)
+    body = orjson.dumps({"results": results, "timeElapsedMs": 1})
+    return Received(200, JSON, body)
+
+
+def _items(n: int, op: str = "batchAccounts") -> list[dict[str, Any]]:
+    uniques = Uniques("unit00")
+    return [base_item(OPTIONS, op, uniques) for _ in range(n)]
+
+
+# ------------------------------------------------------------------ the registry
+
+
+def test_every_rule_has_one_declaration_with_a_description() -> None:
+    assert set(RULES) == set(checks.RULE_INFO)
+    assert all(RULES[r] for r in RULES)
+    assert checks.RULE_INFO["batch.rejection-code"].severity == "warning"
+    # A failure takes its rule's severity unless a check softens it.
+    assert CheckFailure("batch.rejection-code", "x").severity == "warning"
+    assert CheckFailure("batch.valid-item-rejected", "x").severity == "error"
+    assert CheckFailure("batch.valid-item-rejected", "x", "warning").severity == "warning"
+
+
+def test_rules_per_operation_come_from_the_registry() -> None:
+    brm = rules_for_operation("retrieveAccumulatedBalance")
+    batch = rules_for_operation("batchAccounts")
+    assert "brm.not-found" in brm and "brm.not-found" not in batch
+    assert "batch.result-correlation" in batch and "batch.result-correlation" not in brm
+    read_only = rules_for_operation("batchAccounts", read_only=True)
+    assert "batch.invalid-item-accepted" not in read_only
+    assert {"server.no-5xx", "errors.auth-required", "response.schema"} <= set(read_only)
+    assert rules_for_operation("retrieveAccumulatedBalance", read_only=True) == brm
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(checks, "REGISTRY", list(checks.REGISTRY))
+    monkeypatch.setattr(checks, "RULE_INFO", dict(checks.RULE_INFO))
+    monkeypatch.setattr(checks, "RULES", dict(checks.RULES))
+    yield
+
+
+@pytest.mark.usefixtures("scratch_registry")
+def test_adding_a_check_is_one_decorated_function() -> None:
+    @check(
+        Rule("brm.example", "a BRM answer names its server", "warning", frozenset({"brm"})),
+        applies=lambda case: case.probe == "brm-known",
+    )
+    def names_its_server(ctx: Context, received: Received, case: Case) -> bool | None:
+        if "server" not in {k.lower() for k in received.headers}:
+            raise CheckFailure("brm.example", "no Server header")
+        return True
+
+    case = brm_case(OPTIONS, ENDPOINTS, "known", KNOWN, probe="brm-known")
+    applied, failures = run_checks(CTX, Received(500, JSON, b"{}"), case)
+    assert "names_its_server" in applied
+    assert ("brm.example", "warning") in _found(failures)
+    assert "brm.example" in checks.rules_for_operation("retrieveAccumulatedBalance")
+    assert "brm.example" in rules_applied(applied, case)
+    other = brm_case(OPTIONS, ENDPOINTS, "unknown", "nope", probe="brm-unknown")
+    assert "names_its_server" not in run_checks(CTX, Received(404, JSON, b"{}"), other)[0]
+    with pytest.raises(ValueError, match="declared twice"):
+        check(Rule("brm.example", "something else"))(names_its_server)
+
+
+# ------------------------------------------------------------------ outside the spec
+
+
+def _v999(status: int, headers: dict[str, str], body: bytes) -> tuple[list[str], list[Any]]:
+    case = brm_case(
+        OPTIONS, ENDPOINTS, "v999", KNOWN, base=f"{BASE}/brm/prepayBalanceManagement/v999",
+        scope=OUTSIDE,
+    )  # fmt: skip
+    return _judge(case, Received(status, headers, body))
+
+
+def test_a_v999_404_html_page_passes() -> None:
+    rules, failures = _v999(404, HTML, NGINX_404)
+    assert failures == []
+    assert "response.schema" not in rules and "response.content-type" not in rules
+    assert "brm.not-found" not in rules
+    for status in (400, 405, 403, 301):
+        assert _v999(status, HTML, b"")[1] == []
+
+
+def test_a_2xx_outside_the_spec_fails() -> None:
+    balance = orjson.dumps({"id": KNOWN})
+    _, failures = _v999(200, JSON, balance)
+    assert _found(failures) == {("response.status-documented", "error")}
+    _, failures = _v999(502, HTML, b"bad gateway")
+    assert _found(failures) == {("server.no-5xx", "error")}
+
+
+def test_another_method_on_an_amlyze_path_must_get_a_4xx() -> None:
+    url = ENDPOINTS.batch_url("batchAccounts")
+    case = Case("batchAccounts", "GET", Sent("GET", url), scope=OTHER_METHOD)
+    assert _judge(case, Received(405, HTML, b"<html>Method Not Allowed</html>"))[1] == []
+    assert _judge(case, Received(404, {}, b""))[1] == []
+    assert _found(_judge(case, Received(200, JSON, b"{}"))[1]) == {
+        ("response.status-documented", "error")
+    }
+    assert _found(_judge(case, Received(500, JSON, b"{}"))[1]) == {("server.no-5xx", "error")}
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD"])
+def test_options_and_head_may_get_anything_but_a_5xx(method: str) -> None:
+    url = ENDPOINTS.brm_url(KNOWN)
+    case = Case("retrieveAccumulatedBalance", method, Sent(method, url), scope=OPTIONS_HEAD)
+    for status in (200, 204, 401, 403, 404, 405):
+        rules, failures = _judge(case, Received(status, {}, b""))
+        assert failures == [] and rules == ["server.no-5xx"]
+    assert _found(_judge(case, Received(503, {}, b""))[1]) == {("server.no-5xx", "error")}
+
+
+# ------------------------------------------------------------------ BRM ids
+
+
+def test_an_unknown_id_under_a_supported_version_needs_a_tmf_404() -> None:
+    case = brm_case(OPTIONS, ENDPOINTS, "unknown", "0.0.0.1+-account+9", probe="brm-unknown")
+    tmf = orjson.dumps({"code": "404", "reason": "Not Found"})
+    assert _judge(case, Received(404, JSON, tmf))[1] == []
+    found = _found(_judge(case, Received(404, HTML, NGINX_404))[1])
+    assert ("brm.not-found", "error") in found and ("response.content-type", "error") in found
+
+
+@pytest.mark.parametrize("raw_id", ["100%-sure", "unknown/with/slashes", "%2B", "a;b"])
+def test_an_id_firewalls_refuse_is_an_interop_case(raw_id: str) -> None:
+    case = brm_case(OPTIONS, ENDPOINTS, "unknown", raw_id, probe="brm-unknown")
+    assert checks.interop_request(case)
+    rules, failures = _judge(case, Received(400, HTML, b"<html>HTTP Status 400</html>"))
+    assert _found(failures) == {("brm.not-found", "warning")}
+    assert "response.schema" not in rules
+    tmf = orjson.dumps({"code": "404", "reason": "Not Found"})
+    assert _judge(case, Received(404, JSON, tmf))[1] == []
+    found = _found(_judge(case, Received(200, JSON, orjson.dumps({"id": raw_id})))[1])
+    assert found == {("brm.not-found", "error")}
+
+
+def test_plain_ids_are_not_interop() -> None:
+    for raw_id in (KNOWN, "Žydrūnė-1", "what?is#this&", "0.0.0.1 -account 102879"):
+        case = brm_case(OPTIONS, ENDPOINTS, "x", raw_id, probe="brm-unknown")
+        assert not checks.interop_request(case), raw_id
+
+
+# ------------------------------------------------------------------ items
+
+
+def test_an_accepted_duplicate_member_item_is_a_warning() -> None:
+    sibling, item = (orjson.dumps(i) for i in _items(2))
+    raw = b'{"accounts": [' + sibling + b", " + item[:-1] + b', "requester": "SECOND"}]}'
+    case = batch_case(
+        OPTIONS, ENDPOINTS, "batchAccounts", "duplicate member", [], raw=raw,
+        valid=frozenset({0}), invalid={1: ItemExpect("input.duplicate-key", soft=True)},
+    )  # fmt: skip
+    _, failures = _judge(case, _accepting(case))
+    assert _found(failures) == {("batch.invalid-item-accepted", "warning")}
+    assert "last member wins" in failures[0].message
+    # Rejected (per item or as a whole) is fine too; only a 5xx is an error.
+    assert _judge(case, _accepting(case, frozenset({1})))[1] == []
+    spring_400 = orjson.dumps(
+        {"timestamp": "t", "status": 400, "error": "Bad Request", "path": "/"}
+    )
+    assert _judge(case, Received(400, JSON, spring_400))[1] == []
+    assert ("server.no-5xx", "error") in _found(_judge(case, Received(500, JSON, b"{}"))[1])
+
+
+def test_an_accepted_invalid_item_is_an_error() -> None:
+    good, bad = _items(2)
+    bad["accountStatus"] = "CLOSED"  # no closingDate
+    case = batch_case(
+        OPTIONS, ENDPOINTS, "batchAccounts", "invalid", [good, bad], valid=frozenset({0}),
+        invalid={1: ItemExpect("accounts.closing-date-required", "002")},
+    )  # fmt: skip
+    _, failures = _judge(case, _accepting(case))
+    assert _found(failures) == {("batch.invalid-item-accepted", "error")}
+
+
+def _interop_case(label: str) -> Case:
+    items = dict(interop_items(OPTIONS, "batchAccounts", Uniques("unit01")))
+    return batch_case(
+        OPTIONS, ENDPOINTS, "batchAccounts", f"interop: {label}", [items[label]],
+        valid=frozenset({0}), interop=True,
+    )  # fmt: skip
+
+
+def test_a_rejected_leap_second_in_the_interop_case_is_a_warning() -> None:
+    case = _interop_case("leap second")
+    assert case.items()[0]["openingDate"].endswith(":60Z")
+    _, failures = _judge(case, _accepting(case, frozenset({0})))
+    assert _found(failures) == {("batch.valid-item-rejected", "warning")}
+    spring_400 = orjson.dumps(
+        {"timestamp": "t", "status": 400, "error": "Bad Request", "path": "/"}
+    )
+    _, failures = _judge(case, Received(400, JSON, spring_400))
+    assert _found(failures) == {("batch.valid-item-rejected", "warning")}
+    assert _judge(case, _accepting(case))[1] == []
+    assert ("server.no-5xx", "error") in _found(_judge(case, Received(500, JSON, b"{}"))[1])
+
+
+def test_a_rejected_plain_valid_item_is_an_error() -> None:
+    case = batch_case(OPTIONS, ENDPOINTS, "batchAccounts", "plain", _items(1), valid=frozenset({0}))
+    _, failures = _judge(case, _accepting(case, frozenset({0})))
+    assert _found(failures) == {("batch.valid-item-rejected", "error")}
+
+
+def test_interop_values_are_valid_and_positive_data_is_conservative() -> None:
+    for op in ("batchAccounts", "registerBatchAccountBalances"):
+        key = "accounts" if op == "batchAccounts" else "accountBalances"
+        for label, item in interop_items(OPTIONS, op, Uniques("unit02")):
+            report = validate_request(op, {key: [item]}, classifiers=OPTIONS.fixtures.classifiers)
+            assert report.valid, (label, report.errors)
+
+
+# ------------------------------------------------------------------ generated items
+
+
+def _violation(rule: str, pointer: str) -> Violation:
+    return Violation(rule=rule, severity="error", pointer=pointer, message="m")
+
+
+def test_null_for_an_optional_member_is_hygiene_but_not_for_a_required_one() -> None:
+    item = {"bic": None, "requester": None}
+    required = ("requester",)
+    assert hygiene_only([_violation("schema.type", "/accounts/0/bic")], item, required)
+    assert hygiene_only([_violation("input.duplicate-key", "/accounts/0/x")], item, required)
+    assert not hygiene_only([_violation("schema.type", "/accounts/0/requester")], item, required)
+    mixed = [
+        _violation("schema.type", "/accounts/0/bic"),
+        _violation("schema.enum", "/accounts/0/a"),
+    ]
+    assert not hygiene_only(mixed, item, required)
+
+
+def test_item_expectations_from_the_validator() -> None:
+    good, nulled, bad = _items(3)
+    nulled["bic"] = None
+    bad["accountStatus"] = "closed"
+    body = {"accounts": [good, nulled, bad]}
+    report = validate_request("batchAccounts", body, classifiers=OPTIONS.fixtures.classifiers)
+    expect = item_expectations("batchAccounts", report.errors, body["accounts"])
+    assert set(expect) == {1, 2}
+    assert expect[1].soft and not expect[2].soft
+    outside = [_violation("input.duplicate-key", "/accounts")]
+    assert item_expectations("batchAccounts", outside, body["accounts"]) == {}
