@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
-from amlyze_contracts.report import Violation
-from amlyze_contracts.validation import validate_request
+from amlyze_contracts.violations import Violation
+from amlyze_contracts.engine.api import validate_request
 
 from amlyze_contracts.contract import checks
 from amlyze_contracts.contract.checks import (

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from amlyze_contracts.contract.config import Fixtures, Options
-from amlyze_contracts.contract.runner import run
+from amlyze_contracts.contract.suite import run
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
