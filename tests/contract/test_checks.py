@@ -9,8 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from amlyze_contracts.violations import Violation
-from amlyze_contracts.engine.api import validate_request
 
 from amlyze_contracts.contract import checks
 from amlyze_contracts.contract.checks import (
@@ -40,6 +38,8 @@ from amlyze_contracts.contract.scenarios import (
     brm_case,
     interop_items,
 )
+from amlyze_contracts.engine.api import validate_request
+from amlyze_contracts.violations import Violation
 
 BASE = "http://api.test"
 OPTIONS = Options(base_url=BASE, brm_base_url=f"{BASE}/brm/prepayBalanceManagement/v1", token="t")
