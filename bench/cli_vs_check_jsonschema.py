@@ -60,9 +60,10 @@ def account(index: int) -> dict[str, object]:
 
 def write_inputs(folder: Path, count: int) -> tuple[Path, Path, list[Path]]:
     """The JSON Schema file, one small body, and ``count`` bodies."""
+    from amlyze_contracts.domain import BATCH_ACCOUNTS
     from amlyze_contracts.specs import load
 
-    schema = load("batch-accounts").operations["batchAccounts"].request_schema
+    schema = load("batch-accounts").operations[BATCH_ACCOUNTS].request_schema
     assert schema is not None
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **copy.deepcopy(schema)}
     schema_file = folder / "batch-accounts.request.schema.json"

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from amlyze_contracts.contract import client as client_mod
 from amlyze_contracts.contract.client import Sent, curl, redact_headers
@@ -43,9 +43,8 @@ from amlyze_contracts.server.fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
 from .servers import TOKEN, cli, run_pytest
 
 KNOW = knowledge(FIXTURE_CLASSIFIERS, tuple(sorted(CUSTOMERS)))
-FAST = settings(
-    max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
+# Fewer examples than the conftest profile: each builds and validates whole batches.
+FAST = settings(max_examples=15)
 
 
 # ------------------------------------------------------------------ generation
@@ -78,7 +77,7 @@ def test_every_error_rule_of_the_catalogue_is_a_target() -> None:
 def _breaks_exactly(model: ItemModel, target: Target) -> None:
     op = model.operation_id
 
-    @settings(max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=2)
     @given(negative_batches(model, target))
     def check(batch: Any) -> None:
         items = realize(batch.items, Uniques("neg000"))

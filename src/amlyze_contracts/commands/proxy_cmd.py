@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+
 PROG = "amlyze-contracts proxy"
 
 

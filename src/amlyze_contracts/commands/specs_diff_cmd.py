@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 
-EXIT_OK, EXIT_BREAKING, EXIT_USAGE = 0, 1, 2
+from ..domain import EXIT_OK, EXIT_USAGE
+from ..domain import EXIT_VIOLATIONS as EXIT_BREAKING  # what "violations found" means here
+
 PROG = "amlyze-contracts specs diff"
 HELP = "differences between two revisions or specs, classified breaking / non-breaking"
 DESCRIPTION = (

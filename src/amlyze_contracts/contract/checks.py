@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain import ACCEPTED, REJECTED
+from ..domain import ACCEPTED, ACCUMULATED_BALANCE, ECHOED_IDENTIFIERS, REJECTED
 from ..engine.api import validate_response
 from ..violations import Violation
 from .client import Received, Sent
@@ -37,7 +37,6 @@ BATCH, BRM = "batch", "brm"
 BOTH = frozenset({BATCH, BRM})
 _BATCH_ONLY, _BRM_ONLY = frozenset({BATCH}), frozenset({BRM})
 _BATCH_W: dict[str, Any] = {"kinds": _BATCH_ONLY, "writes": True}
-BRM_OPERATION_ID = "retrieveAccumulatedBalance"
 
 # ------------------------------------------------------------------ the registry
 
@@ -236,7 +235,7 @@ class Case:
 
     @property
     def kind(self) -> str:
-        return BRM if self.operation_id == BRM_OPERATION_ID else BATCH
+        return BRM if self.operation_id == ACCUMULATED_BALANCE else BATCH
 
     def items(self) -> list[Any]:
         request = self.request
@@ -323,7 +322,7 @@ def _result_for(case: Case, results: list[Any], index: int) -> dict[str, Any] | 
     else the one result that does (order bugs are batch.result-correlation's)."""
     items = case.items()
     item = items[index] if index < len(items) else None
-    keys = ("communicationNumber", "accountExtId")
+    keys = ECHOED_IDENTIFIERS[:2]  # businessUnit is echoed only when the item had one
 
     def matches(result: Any) -> bool:
         if not isinstance(result, dict) or not isinstance(item, dict):
@@ -717,5 +716,5 @@ def _ordered_rules() -> Iterable[Rule]:
 
 def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
     """The server rules checked for one operation (the pytest plugin's test ids)."""
-    kind = BRM if operation_id == BRM_OPERATION_ID else BATCH
+    kind = BRM if operation_id == ACCUMULATED_BALANCE else BATCH
     return [r.id for r in _ordered_rules() if kind in r.kinds and not (read_only and r.writes)]

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..domain import ACCUMULATED_BALANCE, BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
 from ..engine.api import validate_request
 from ..specs import operation
 from .checks import Case, CheckFailure, ItemExpect, item_expectations, judged_against_spec
@@ -69,9 +70,9 @@ class Suite(Protocol):
 
 
 SPEC_NAMES = {
-    "batchAccounts": "batch-accounts",
-    "registerBatchAccountBalances": "batch-account-balances",
-    "retrieveAccumulatedBalance": "accumulated-balance",
+    BATCH_ACCOUNTS: "batch-accounts",
+    BATCH_ACCOUNT_BALANCES: "batch-account-balances",
+    ACCUMULATED_BALANCE: "accumulated-balance",
 }
 CHECK_RULES = {
     "not_a_server_error": "server.no-5xx",

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..domain import ACCEPTED
+from ..domain import ACCEPTED, BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
 from ..specs import operation
 from .checks import OPTIONS_HEAD, OTHER_METHOD, OUTSIDE, Case, ItemExpect, interop_request
 from .client import Received, Sent
@@ -145,7 +145,7 @@ def base_item(
         )
 
     unique = uniques.next()
-    if operation_id == "batchAccounts":
+    if operation_id == BATCH_ACCOUNTS:
         item: dict[str, Any] = {
             "communicationNumber": f"{unique}cn",
             "requester": "SYSTEMX",
@@ -181,7 +181,7 @@ def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str
     }
     if units:
         extra["businessUnit"] = units[-1]
-    if operation_id == "batchAccounts":
+    if operation_id == BATCH_ACCOUNTS:
         types = sorted(cls.get("accountType", ()))
         extra.update(
             action="CREATE",
@@ -204,7 +204,7 @@ def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str
 
 def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str, Any]:
     """Valid, but carrying warnings only (the vendor's own example values among them)."""
-    if operation_id == "batchAccounts":
+    if operation_id == BATCH_ACCOUNTS:
         return base_item(
             options,
             operation_id,
@@ -224,7 +224,7 @@ def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[s
 def invalid_item(
     options: Options, operation_id: str, uniques: Uniques
 ) -> tuple[dict[str, Any], ItemExpect]:
-    if operation_id == "batchAccounts":
+    if operation_id == BATCH_ACCOUNTS:
         item = base_item(options, operation_id, uniques, accountStatus="CLOSED")
         return item, ItemExpect("accounts.closing-date-required", "002")
     item = base_item(options, operation_id, uniques, balanceType="NO_SUCH_BALANCE_TYPE")
@@ -251,10 +251,10 @@ def interop_items(
     options: Options, operation_id: str, uniques: Uniques
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(label, item): a valid item carrying one RFC-legal edge value."""
-    date_member = "openingDate" if operation_id == "batchAccounts" else "updateAt"
+    date_member = "openingDate" if operation_id == BATCH_ACCOUNTS else "updateAt"
     for label, value in INTEROP_DATE_TIMES:
         yield label, base_item(options, operation_id, uniques, **{date_member: value})
-    text_member = "bankTitle" if operation_id == "batchAccounts" else "requester"
+    text_member = "bankTitle" if operation_id == BATCH_ACCOUNTS else "requester"
     yield (
         "text outside the BMP",
         base_item(options, operation_id, uniques, **{text_member: INTEROP_TEXT}),
@@ -572,7 +572,7 @@ def _raw_items(
         item[:-1] + b', "requester": "SECOND"}',
         ItemExpect("input.duplicate-key", soft=True),
     )
-    number = "value" if op_id != "batchAccounts" else "communicationNumber"
+    number = "value" if op_id != BATCH_ACCOUNTS else "communicationNumber"
     yield (
         "NaN literal",
         item[:-1] + f', "{number}": NaN}}'.encode(),
@@ -670,14 +670,14 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                     valid=frozenset({0}),
                 )
             )
-    if "batchAccounts" in ops:
+    if BATCH_ACCOUNTS in ops:
         customers = options.fixtures.customers
-        account = base_item(options, "batchAccounts", uniques, businessEntityExtId=customers[0])
+        account = base_item(options, BATCH_ACCOUNTS, uniques, businessEntityExtId=customers[0])
         got = execute(
             batch_case(
                 options,
                 endpoints,
-                "batchAccounts",
+                BATCH_ACCOUNTS,
                 "sequence: register an account",
                 [account],
                 phase="stateful",
@@ -687,7 +687,7 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
         if _accepted(got, 0):
             update = base_item(
                 options,
-                "batchAccounts",
+                BATCH_ACCOUNTS,
                 uniques,
                 accountExtId=account["accountExtId"],
                 businessEntityExtId=customers[0],
@@ -698,7 +698,7 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                 batch_case(
                     options,
                     endpoints,
-                    "batchAccounts",
+                    BATCH_ACCOUNTS,
                     "sequence: update it (same customer)",
                     [update],
                     phase="stateful",
@@ -707,7 +707,7 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
             )
             takeover = base_item(
                 options,
-                "batchAccounts",
+                BATCH_ACCOUNTS,
                 uniques,
                 accountExtId=account["accountExtId"],
                 businessEntityExtId=customers[1],
@@ -716,7 +716,7 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                 batch_case(
                     options,
                     endpoints,
-                    "batchAccounts",
+                    BATCH_ACCOUNTS,
                     "sequence: another customer claims the account",
                     [takeover],
                     phase="stateful",
@@ -725,10 +725,10 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                     },
                 )
             )
-            if "registerBatchAccountBalances" in ops:
+            if BATCH_ACCOUNT_BALANCES in ops:
                 balance = base_item(
                     options,
-                    "registerBatchAccountBalances",
+                    BATCH_ACCOUNT_BALANCES,
                     uniques,
                     accountExtId=account["accountExtId"],
                 )
@@ -736,7 +736,7 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                     batch_case(
                         options,
                         endpoints,
-                        "registerBatchAccountBalances",
+                        BATCH_ACCOUNT_BALANCES,
                         "sequence: balances of the registered account",
                         [balance],
                         phase="stateful",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from ..domain import BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
 from . import fixtures
 from .parts import BodyTooLarge, ClientGone, Parts, Receive, claim_of
 from .state import Rejection, StateStore, open_store
@@ -41,9 +42,9 @@ class BatchRoute:
 
 
 BATCH_ROUTES: Final[Mapping[str, BatchRoute]] = {
-    "/amlyze-ws-rest/batch-accounts": BatchRoute("batchAccounts", "POST", "accounts"),
+    "/amlyze-ws-rest/batch-accounts": BatchRoute(BATCH_ACCOUNTS, "POST", "accounts"),
     "/amlyze-ws-rest/batch-account-balances": BatchRoute(
-        "registerBatchAccountBalances", "PUT", "accountBalances"
+        BATCH_ACCOUNT_BALANCES, "PUT", "accountBalances"
     ),
 }
 CLASSIFIER_PREFIX: Final = "/classifier/"

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from ..domain import ECHOED_IDENTIFIERS
 from ..violations import Violation
 from . import parts as p
 from .state import FOREIGN_ACCOUNT, REUSED, Claim, Rejection, StateStore
@@ -245,7 +246,7 @@ def _wrap_result(
 )
 def _(parts: p.Parts) -> p.Parts:
     def change(result: dict[str, Any], item: Any, rejection: Rejection | None) -> None:
-        for key in ("communicationNumber", "accountExtId", "businessUnit"):
+        for key in ECHOED_IDENTIFIERS:
             if isinstance(result.get(key), str):
                 result[key].encode("ascii")  # raises UnicodeEncodeError
 

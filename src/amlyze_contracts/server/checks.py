@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..domain import BATCH_ACCOUNTS
 from ..violations import Report, Violation
 from .fixtures import CUSTOMERS, FIXTURE_CLASSIFIERS
 from .state import Rejection
@@ -63,7 +64,7 @@ def reject_items(
 
 def check_known_data(operation_id: str, item: Any) -> Rejection | None:
     """Checks against the server's own data that the rule set cannot know."""
-    if operation_id == "batchAccounts" and isinstance(item, dict):
+    if operation_id == BATCH_ACCOUNTS and isinstance(item, dict):
         customer = item.get("businessEntityExtId")
         if isinstance(customer, str) and customer not in CUSTOMERS:
             return UNKNOWN_CUSTOMER

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ..domain import BATCH_ACCOUNTS
 from ..domain import ECHOED_IDENTIFIERS as _ECHOED
 from ..domain import REQUEST_ACCEPTED as ACCEPTED
 from ..domain import REQUEST_REJECTED as REJECTED
@@ -100,7 +101,7 @@ def claim_of(operation_id: str, item: Any, eligible: bool) -> Claim:
     if not isinstance(item, dict):
         return Claim(None, None, None, eligible=False)
     number, account = item.get("communicationNumber"), item.get("accountExtId")
-    customer = item.get("businessEntityExtId") if operation_id == "batchAccounts" else None
+    customer = item.get("businessEntityExtId") if operation_id == BATCH_ACCOUNTS else None
     return Claim(
         number if isinstance(number, str) else None,
         account if isinstance(account, str) else None,
