@@ -35,7 +35,7 @@ def test_a_compression_bomb_is_never_inflated_past_the_cap() -> None:
 @pytest.mark.parametrize(
     ("data", "coding", "expected"),
     [
-        (gzip.compress(b'{"a": 1}'), "gzip", b'{"a": 1}'),
+        (gzip.compress(b'{"a": 1}', mtime=0), "gzip", b'{"a": 1}'),
         (zlib.compress(b"[]"), "deflate", b"[]"),
         (zlib.compress(b"[]")[2:-4], "deflate", b"[]"),  # raw deflate, as some servers send
         (b"{}", "identity", b"{}"),
