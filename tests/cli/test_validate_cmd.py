@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from amlyze_contracts.cli import main
 from amlyze_contracts.cli_output.github import annotation, escape_data, escape_property
 from tests.conftest import CLI_DATA as DATA
 from tests.conftest import SAMPLES
+from tests.httpd import serving
 
 VALID = DATA / "valid-batch-accounts.json"
 INVALID = DATA / "invalid-batch-accounts.json"
@@ -446,14 +446,8 @@ def classifier_server() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.mark.network
