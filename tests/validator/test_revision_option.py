@@ -110,6 +110,9 @@ def test_a_body_of_a_later_revision_names_the_revision_that_accepts_it() -> None
         "use --revision 2024-11-05"
     )
     assert "balances.balance-at-renamed" in report.rules()
+    # Not for a caller that shows no positions (the server answers for its revision).
+    quiet = validate_request(None, NEW_BALANCE.read_bytes(), positions=False)
+    assert "--revision" not in quiet.errors[0].message
     # Under a revision that calls it balanceAt, neither the error nor the rename rule.
     for date in LATER:
         fits = validate_request(None, NEW_BALANCE.read_bytes(), revision=date)

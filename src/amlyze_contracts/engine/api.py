@@ -51,7 +51,8 @@ def validate_request(
     from the shape (``input.operation-unknown`` when nothing fits).
     ``rules`` adds rule files; ``severities`` maps rule ids to error|warning|off;
     ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
-    ``positions=False`` skips line/column for callers that never show them (a server).
+    ``positions=False`` skips line/column for callers that never show them (a server),
+    and the revision hint below (a server answers for the revision it implements).
     ``revision`` (a date of ``revisions.yaml`` or ``latest``) validates against the
     vendor's pages of that date; without it, the bundled specs (``2024-11-04``). A
     body with errors that another revision accepts gets a hint naming that revision.
@@ -94,7 +95,13 @@ def _validate_request(
     call = RequestCall(operation_id, item, ruleset, snapshot, spec, positions, tried, detect_in)
     with collector_paused():
         report = diagnose_request(body, call)
-    if hint and not report.valid and report.operation_id and (revision or spec is None):
+    if (
+        hint
+        and positions
+        and not report.valid
+        and report.operation_id
+        and (revision or spec is None)
+    ):
         fits = _other_revisions(report, body, ruleset, classifiers, revision)
         if fits:
             _add_hint(report, fits)
@@ -130,12 +137,24 @@ def _other_revisions(
     """The revisions (other than the one used) whose document for the operation accepts
     the body; each distinct document is tried once, and only for a body with errors."""
     from .. import revisions
+    from ..specs import load
 
+    # The rules are the same under every revision: only a schema error can be one
+    # that another revision's document does not make.
+    if not any(v.rule.startswith("schema.") for v in report.errors):
+        return []
+    value = body
+    if isinstance(body, (bytes, str)):
+        parsed = read_input(body)
+        if not parsed.ok:
+            return []
+        value = parsed.value
     table = revisions.table()
     operation_id = report.operation_id
     assert operation_id is not None
-    current = table.resolve(revision or table.default)
-    used = current.documents.get(operation_id)
+    as_item = report.kind == "item"
+    used = table.resolve(revision or table.default).documents.get(operation_id)
+    snapshot = freeze_snapshot(classifiers)
     verdicts: dict[Path, bool] = {}
     fits: list[str] = []
     for name, rev in table.revisions.items():
@@ -143,11 +162,18 @@ def _other_revisions(
         if path is None or path == used:
             continue
         if path not in verdicts:
-            other = _validate_request(
-                operation_id, body, ruleset, None, classifiers,
-                report.kind == "item", None, False, name, False,
+            comp = compiled_for(operation_id, ruleset, snapshot, load(path))
+            target = comp.item if as_item else comp.body
+            # A cheap refusal first (jsonschema-rs stops at the first error); the full
+            # validation (rules too) only for a body that document's schema accepts.
+            verdicts[path] = (
+                target is not None
+                and target.slow.is_valid(value)
+                and _validate_request(
+                    operation_id, value, ruleset, None, classifiers, as_item, None, False,
+                    name, False,
+                ).valid
             )  # fmt: skip
-            verdicts[path] = other.valid
         if verdicts[path]:
             fits.append(name)
     return fits
