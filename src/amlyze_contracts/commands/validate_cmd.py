@@ -459,6 +459,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail("no PATH given (use - to read stdin)")
     if args.har and (args.operation or args.spec):
         return _fail("--har takes each exchange's operation from its method and path")
+    if args.har and args.revision:
+        return _fail(
+            "--har validates against the bundled specs; --revision is not wired for it yet"
+        )
     if args.spec and args.revision:
         return _fail("give --spec FILE or --revision DATE, not both")
     try:
