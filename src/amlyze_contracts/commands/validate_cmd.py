@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--revision",
         metavar="DATE",
         help="validate against the vendor's pages of this date, or latest "
-        "(default: 2024-11-04, the bundled specs; see `specs list`)",
+        "(default: 2024-11-04, the bundled specs; README: Vendor revisions)",
     )
     what.add_argument(
         "--har",
