@@ -37,6 +37,7 @@ RULE_KEYS = {
     "function",
     "classifier",
     "codes",
+    "unless-defined",
 }
 
 
@@ -58,6 +59,9 @@ class Rule(msgspec.Struct, frozen=True):
     function: str | None = None
     classifier: str | None = None
     codes: Mapping[str, str] = msgspec.field(default_factory=dict)
+    # Members whose definition in the schema turns the rule off (a rename rule must
+    # not fire under a revision where the new name is the right one).
+    unless_defined: tuple[str, ...] = ()
     origin: str = "<builtin>"
 
     @property
@@ -185,6 +189,9 @@ def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) ->
                 target.extend(_parse_condition(str(fname), spec, f"{where}: {key}.{fname}", sets))
         if not when and not require:
             raise RuleFileError(f"{where}: needs 'when' or 'require'")
+    unless = entry.get("unless-defined") or []
+    if not isinstance(unless, list) or not all(isinstance(n, str) for n in unless):
+        raise RuleFileError(f"{where}: 'unless-defined' must be a list of member names")
     code = entry.get("code")
     return Rule(
         id=rule_id,
@@ -198,6 +205,7 @@ def _parse_rule(entry: Any, origin: str, index: int, sets: Mapping[str, Any]) ->
         fix=entry.get("fix"),
         source=entry.get("source"),
         function=function,
+        unless_defined=tuple(unless),
         classifier=entry.get("classifier"),
         codes={str(k): str(v) for k, v in (entry.get("codes") or {}).items()},
         origin=origin,
@@ -361,6 +369,8 @@ def rules_for_schema(
             if not set(rule.fields) <= props:
                 continue
         elif rule.applies_to != schema_name:
+            continue
+        if props.intersection(rule.unless_defined):
             continue
         if rule.classifier:
             claimed.add(rule.classifier)

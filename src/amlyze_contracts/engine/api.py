@@ -42,6 +42,7 @@ def validate_request(
     item: bool | None = None,
     spec: Spec | None = None,
     positions: bool = True,
+    revision: str | None = None,
 ) -> Report:
     """Validate a request body (bytes, str, or parsed JSON) for one operation.
 
@@ -50,8 +51,29 @@ def validate_request(
     from the shape (``input.operation-unknown`` when nothing fits).
     ``rules`` adds rule files; ``severities`` maps rule ids to error|warning|off;
     ``classifiers`` maps classifier names to codes (or names a JSON snapshot file).
-    ``positions=False`` skips line/column for callers that never show them (a server).
+    ``positions=False`` skips line/column for callers that never show them (a server),
+    and the revision hint below (a server answers for the revision it implements).
+    ``revision`` (a date of ``revisions.yaml`` or ``latest``) validates against the
+    vendor's pages of that date; without it, the bundled specs (``2024-11-04``). A
+    body with errors that another revision accepts gets a hint naming that revision.
     """
+    return _validate_request(
+        operation_id, body, rules, severities, classifiers, item, spec, positions, revision, True
+    )
+
+
+def _validate_request(
+    operation_id: str | None,
+    body: Body,
+    rules: Iterable[str | Path] | RuleSet | None,
+    severities: Mapping[str, str] | None,
+    classifiers: Classifiers,
+    item: bool | None,
+    spec: Spec | None,
+    positions: bool,
+    revision: str | None,
+    hint: bool,
+) -> Report:
     if not isinstance(body, (bytes, bytearray, memoryview)) and not json_like(body):
         raise InputError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
     if isinstance(body, (bytearray, memoryview)):
@@ -59,6 +81,9 @@ def validate_request(
     ruleset = ruleset_of(rules, severities)
     snapshot = freeze_snapshot(classifiers)
     tried: dict[bool, int] = {}
+    detect_in: tuple[Spec, ...] | None = None
+    if revision is not None:
+        spec, detect_in = _revision_specs(revision, operation_id, spec)
     if operation_id is not None:
         comp = compiled_for(operation_id, ruleset, snapshot, spec)
         as_item = item is True
@@ -67,9 +92,101 @@ def validate_request(
             return Report(operation_id, [], "item" if as_item else "request")
 
     # Slow path: parse with diagnostics (the schema too, unless the fast path proved it).
-    call = RequestCall(operation_id, item, ruleset, snapshot, spec, positions, tried)
+    call = RequestCall(operation_id, item, ruleset, snapshot, spec, positions, tried, detect_in)
     with collector_paused():
-        return diagnose_request(body, call)
+        report = diagnose_request(body, call)
+    if (
+        hint
+        and positions
+        and not report.valid
+        and report.operation_id
+        and (revision or spec is None)
+    ):
+        fits = _other_revisions(report, body, ruleset, classifiers, revision)
+        if fits:
+            _add_hint(report, fits)
+    return report
+
+
+def _revision_specs(
+    revision: str, operation_id: str | None, spec: Spec | None
+) -> tuple[Spec | None, tuple[Spec, ...] | None]:
+    """``spec`` for a named operation, or the documents to detect one among."""
+    from .. import revisions
+    from ..specs import SpecError, load
+
+    if spec is not None:
+        raise InputError("give spec= or revision=, not both")
+    rev = revisions.resolve(revision)
+    if operation_id is None:
+        return None, tuple(rev.specs())
+    path = rev.documents.get(operation_id)
+    if path is None:
+        known = ", ".join(rev.documents)
+        raise SpecError(f"revision {rev.name} has no operation {operation_id!r} (known: {known})")
+    return load(path), None
+
+
+def _other_revisions(
+    report: Report,
+    body: Body,
+    ruleset: RuleSet,
+    classifiers: Classifiers,
+    revision: str | None,
+) -> list[str]:
+    """The revisions (other than the one used) whose document for the operation accepts
+    the body; each distinct document is tried once, and only for a body with errors."""
+    from .. import revisions
+    from ..specs import load
+
+    # The rules are the same under every revision: only a schema error can be one
+    # that another revision's document does not make.
+    if not any(v.rule.startswith("schema.") for v in report.errors):
+        return []
+    value = body
+    if isinstance(body, (bytes, str)):
+        parsed = read_input(body)
+        if not parsed.ok:
+            return []
+        value = parsed.value
+    table = revisions.table()
+    operation_id = report.operation_id
+    assert operation_id is not None
+    as_item = report.kind == "item"
+    used = table.resolve(revision or table.default).documents.get(operation_id)
+    snapshot = freeze_snapshot(classifiers)
+    verdicts: dict[Path, bool] = {}
+    fits: list[str] = []
+    for name, rev in table.revisions.items():
+        path = rev.documents.get(operation_id)
+        if path is None or path == used:
+            continue
+        if path not in verdicts:
+            comp = compiled_for(operation_id, ruleset, snapshot, load(path))
+            target = comp.item if as_item else comp.body
+            # A cheap refusal first (jsonschema-rs stops at the first error); the full
+            # validation (rules too) only for a body that document's schema accepts.
+            verdicts[path] = (
+                target is not None
+                and target.slow.is_valid(value)
+                and _validate_request(
+                    operation_id, value, ruleset, None, classifiers, as_item, None, False,
+                    name, False,
+                ).valid
+            )  # fmt: skip
+        if verdicts[path]:
+            fits.append(name)
+    return fits
+
+
+def _add_hint(report: Report, fits: list[str]) -> None:
+    import msgspec
+
+    first = report.errors[0]
+    also = f" (also {', '.join(fits[1:])})" if len(fits) > 1 else ""
+    hint = f"; the body fits vendor revision {fits[0]}{also}: use --revision {fits[0]}"
+    index = report.violations.index(first)
+    report.violations[index] = msgspec.structs.replace(first, message=first.message + hint)
 
 
 def validate_response(
@@ -82,15 +199,18 @@ def validate_response(
     rules: Iterable[str | Path] | RuleSet | None = None,
     severities: Mapping[str, str] | None = None,
     spec: Spec | None = None,
+    revision: str | None = None,
 ) -> Report:
     """Validate a response body for one operation and status.
 
     ``request``: for the AMLYZE batch operations the request body that was sent
     (bytes, str or parsed); for the BRM read, the request parameters
     ``{"id": ..., "@type": ..., "fields": ...}``. With it, the request/response
-    rules of the contract run too.
+    rules of the contract run too. ``revision`` as for :func:`validate_request`.
     """
     ruleset = ruleset_of(rules, severities)
+    if revision is not None:
+        spec = _revision_specs(revision, operation_id, spec)[0]
     op = operation(operation_id, [spec] if spec else None)
     report = Report(operation_id, [], "response")
     text: str | None = None

@@ -39,6 +39,10 @@ def _shape_index(specs: tuple[Spec, ...] | None) -> tuple[dict[str, str], list[_
             candidates.append(("item", batch[1]))
         if op.method == "GET":
             candidates.append(("response", op.response_schema(200)))
+        elif not batch:
+            # A single operation (createAccount, registerAccountBalance): its body has
+            # the shape of a batch item, and wins over it (see detect_operation).
+            candidates.append(("request", op.request_schema))
         for kind, schema in candidates:
             if schema and isinstance(schema.get("properties"), Mapping):
                 props = frozenset(schema["properties"])
@@ -60,7 +64,11 @@ def detect_operation(value: Any, specs: list[Spec] | None = None) -> tuple[str, 
         overlap = len(keys & shape.properties) / max(len(keys), 1)
         needed = len(keys & shape.required) / len(shape.required) if shape.required else overlap
         score = min(overlap, needed)
-        if score >= 0.6 and (best is None or score > best[0]):
+        if score >= 0.6 and (
+            best is None
+            or score > best[0]
+            or (score == best[0] and shape.kind == "request" != best[2])
+        ):
             best = (score, shape.operation_id, shape.kind)
     return (best[1], best[2]) if best else None
 

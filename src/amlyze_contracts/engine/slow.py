@@ -27,7 +27,7 @@ import msgspec
 from .. import rule_functions
 from ..catalogue import Rule, RuleSet
 from ..domain import escape_token
-from ..specs import SCHEMA_NAME, Spec
+from ..specs import SCHEMA_NAME, Spec, operation
 from ..violations import InputError, Report, Violation
 from .codegen import MISSING, ObjectChecker
 from .compiler import Body, CompiledOperation, Snapshot, Target, compiled_for
@@ -320,9 +320,17 @@ class RequestCall(msgspec.Struct, frozen=True):
     # What the fast path proved of this body, by target (as an item or not), where
     # it has been asked already (engine.fast: UNKNOWN or SCHEMA).
     tried: Mapping[bool, int] = msgspec.field(default_factory=dict)
+    # A revision's documents, for detecting the operation (each names its own spec).
+    specs: tuple[Spec, ...] | None = None
+
+    def detection_specs(self) -> list[Spec] | None:
+        if self.specs:
+            return list(self.specs)
+        return [self.spec] if self.spec else None
 
     def compiled(self, operation_id: str) -> CompiledOperation:
-        return compiled_for(operation_id, self.ruleset, self.snapshot, self.spec)
+        spec = operation(operation_id, list(self.specs)).spec if self.specs else self.spec
+        return compiled_for(operation_id, self.ruleset, self.snapshot, spec)
 
 
 def diagnose_request(body: Body, call: RequestCall) -> Report:
@@ -343,7 +351,7 @@ def diagnose_request(body: Body, call: RequestCall) -> Report:
             return report
 
     if operation_id is None:
-        detected = detect_operation(value, [call.spec] if call.spec else None)
+        detected = detect_operation(value, call.detection_specs())
         if detected is None or detected[1] == "response":
             report.extend(with_severity([_operation_unknown(text is not None)], ruleset))
             return report
