@@ -143,24 +143,28 @@ def _other_revisions(
     # that another revision's document does not make.
     if not any(v.rule.startswith("schema.") for v in report.errors):
         return []
-    value = body
-    if isinstance(body, (bytes, str)):
-        parsed = read_input(body)
-        if not parsed.ok:
-            return []
-        value = parsed.value
     table = revisions.table()
     operation_id = report.operation_id
     assert operation_id is not None
-    as_item = report.kind == "item"
     used = table.resolve(revision or table.default).documents.get(operation_id)
+    others = [
+        (name, path)
+        for name, rev in table.revisions.items()
+        if (path := rev.documents.get(operation_id)) is not None and path != used
+    ]
+    if not others:  # one document in every revision (batchAccounts): nothing to try
+        return []
+    value = body
+    if isinstance(body, (bytes, str)):
+        parsed = read_input(body)  # a second parse: only for a body with schema errors
+        if not parsed.ok:
+            return []
+        value = parsed.value
+    as_item = report.kind == "item"
     snapshot = freeze_snapshot(classifiers)
     verdicts: dict[Path, bool] = {}
     fits: list[str] = []
-    for name, rev in table.revisions.items():
-        path = rev.documents.get(operation_id)
-        if path is None or path == used:
-            continue
+    for name, path in others:
         if path not in verdicts:
             comp = compiled_for(operation_id, ruleset, snapshot, load(path))
             target = comp.item if as_item else comp.body
