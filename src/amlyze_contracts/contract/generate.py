@@ -36,7 +36,7 @@ from ..catalogue import Rule, RuleSet, load_rules
 from ..conditions import Condition
 from ..engine.api import validate_request
 from ..formats import is_iban
-from ..specs import SCHEMA_NAME, operation
+from ..specs import SCHEMA_NAME, Spec, operation
 from ..violations import Report
 
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "<remove>"})()
@@ -163,14 +163,19 @@ class Knowledge:
 
 
 class ItemModel:
-    """One batch operation's item schema, with the rules that apply to it."""
+    """One batch operation's item schema, with the rules that apply to it; or a single
+    operation's body (``item_key`` None: the body is one item, e.g. createAccount).
+    ``spec``: the document to read the operation from (a revision's), else the bundled."""
 
-    def __init__(self, operation_id: str, knowledge: Knowledge) -> None:
-        op = operation(operation_id)
+    def __init__(self, operation_id: str, knowledge: Knowledge, spec: Spec | None = None) -> None:
+        op = operation(operation_id, [spec] if spec is not None else None)
         batch = op.batch_item
-        assert batch is not None, f"{operation_id} is not a batch operation"
+        single = op.request_schema if batch is None else None
+        assert batch or single, f"{operation_id} has no batch or single-object body"
         self.operation_id = operation_id
-        self.item_key, self.schema = batch
+        self.spec = spec
+        self.item_key: str | None
+        self.item_key, self.schema = batch or (None, single or {})
         self.name: str = self.schema.get(SCHEMA_NAME, "")
         self.props: Mapping[str, Any] = self.schema.get("properties") or {}
         self.required: tuple[str, ...] = tuple(self.schema.get("required") or ())
@@ -200,8 +205,9 @@ class ItemModel:
     def validate(self, items: list[Any]) -> Report:
         return validate_request(
             self.operation_id,
-            {self.item_key: items},
+            items[0] if self.item_key is None else {self.item_key: items},
             classifiers=dict(self.knowledge.classifiers),
+            spec=self.spec,
         )
 
     def errors_of(self, template: Any) -> tuple[set[str], Report]:
@@ -419,7 +425,7 @@ class Target:
         return f"{self.rule}" + (f" ({self.member})" if self.member else "")
 
 
-def expected_code(target: Target, report: Report, item_key: str) -> str | None:
+def expected_code(target: Target, report: Report, item_key: str | None) -> str | None:
     """The vendor code a rejection should carry: the target's, else the validator's."""
     if target.code:
         return target.code
@@ -477,18 +483,20 @@ class BatchTemplate:
     invalid: Mapping[int, tuple[str, str | None]]  # index -> (rule label, code)
 
 
-def positive_batches(model: ItemModel, max_items: int = 4) -> st.SearchStrategy[BatchTemplate]:
-    warned = model.warning_targets()
+def positive_items(model: ItemModel) -> st.SearchStrategy[dict[str, Any]]:
+    """Items valid under every error rule: plain, or breaking one warning rule."""
+    variants: list[st.SearchStrategy[dict[str, Any]]] = [model.valid_items()]
+    variants += [
+        model.broken_items(Target(t.rule, t.member, severity="warning")).map(lambda p: p[0])
+        for t in model.warning_targets()
+    ]
+    return st.one_of(model.valid_items(), st.one_of(variants))
 
-    def one() -> st.SearchStrategy[dict[str, Any]]:
-        variants: list[st.SearchStrategy[dict[str, Any]]] = [model.valid_items()]
-        variants += [
-            model.broken_items(Target(t.rule, t.member, severity="warning")).map(lambda p: p[0])
-            for t in warned
-        ]
-        return st.one_of(model.valid_items(), st.one_of(variants))
 
-    return st.lists(one(), min_size=1, max_size=max_items).map(
+def positive_batches(
+    model: ItemModel, max_items: int = 4, min_items: int = 1
+) -> st.SearchStrategy[BatchTemplate]:
+    return st.lists(positive_items(model), min_size=min_items, max_size=max_items).map(
         lambda items: BatchTemplate(items, frozenset(range(len(items))), {})
     )
 
