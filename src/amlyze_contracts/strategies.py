@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from .contract.generate import ItemModel
 
-__all__ = ["DEFAULT_MAX_ITEMS", "breakable", "bodies", "breaking", "items"]
+__all__ = ["DEFAULT_MAX_ITEMS", "bodies", "breakable", "breaking", "items"]
 
 DEFAULT_MAX_ITEMS = 5
 DEFAULT_RUN_ID = "amlyze"
@@ -123,8 +123,7 @@ def breaking(
     targets = [t for t in model.targets() if t.rule == rule_id and t.rule != KNOWN_CUSTOMER]
     if not targets:
         raise ValueError(
-            f"{_unknown(rule_id)}; {operation_id} bodies can break: "
-            f"{', '.join(_breakable(model))}"
+            f"{_unknown(rule_id)}; {operation_id} bodies can break: {', '.join(_breakable(model))}"
         )
     broken = st.one_of([model.broken_items(t).map(lambda pair: pair[0]) for t in targets])
     realize = _realizer(run_id)
@@ -186,8 +185,10 @@ def _model(
     customers: Iterable[str] | None,
 ) -> ItemModel:
     _require_hypothesis()
-    frozen = None if classifiers is None else tuple(
-        sorted((name, frozenset(codes)) for name, codes in classifiers.items())
+    frozen = (
+        None
+        if classifiers is None
+        else tuple(sorted((name, frozenset(codes)) for name, codes in classifiers.items()))
     )
     people = None if customers is None else tuple(customers)
     return _cached_model(operation_id, _revision_name(revision), frozen, people)

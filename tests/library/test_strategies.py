@@ -71,13 +71,20 @@ def request_form(schema: Mapping[str, Any]) -> set[str]:
 
 def operations_breaking(rule_id: str, revision: str) -> list[str]:
     return [
-        op for op, (_, schema) in _request_schemas(revision).items() if rule_id in request_form(schema)
+        op
+        for op, (_, schema) in _request_schemas(revision).items()
+        if rule_id in request_form(schema)
     ]
 
 
 BREAKABLE = sorted({r for rev in REVISIONS for r in strategies.breakable(revision=rev)})
 ORACLE = sorted(
-    {r for rev in REVISIONS for _, schema in _request_schemas(rev).values() for r in request_form(schema)}
+    {
+        r
+        for rev in REVISIONS
+        for _, schema in _request_schemas(rev).values()
+        for r in request_form(schema)
+    }
 )
 # Each (operation, document) once: revisions share documents where nothing changed.
 DOCUMENTS = sorted(
@@ -91,7 +98,9 @@ DOCUMENTS = sorted(
 
 
 def _errors(operation_id: str | None, body: Any, revision: str) -> set[str]:
-    report = validate_request(operation_id, body, revision=revision, classifiers=FIXTURE_CLASSIFIERS)
+    report = validate_request(
+        operation_id, body, revision=revision, classifiers=FIXTURE_CLASSIFIERS
+    )
     return {v.rule for v in report.errors}
 
 
@@ -116,11 +125,9 @@ def test_valid_bodies_validate_under_their_revision(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("revision", "operation_id"), DOCUMENTS)
 @given(data=st.data())
-def test_valid_items_validate_under_their_revision(
-    revision: str, operation_id: str, data: st.DataObject
-) -> None:
+def test_valid_items_validate_under_their_revision(data: st.DataObject) -> None:
+    revision, operation_id = data.draw(st.sampled_from(DOCUMENTS))
     item = data.draw(strategies.items(operation_id, revision))
     batch, _ = _request_schemas(revision)[operation_id]
     report = validate_request(
@@ -157,7 +164,7 @@ def test_a_rule_without_a_request_form_is_refused_when_built(rule_id: str) -> No
 
 
 def test_bad_arguments_fail_when_the_strategy_is_built() -> None:
-    with pytest.raises(ValueError, match="unknown rule 'no.such-rule'; rules a body can break: "):
+    with pytest.raises(ValueError, match=r"unknown rule 'no\.such-rule'; rules a body can break: "):
         strategies.breaking("no.such-rule")
     with pytest.raises(SpecError, match=r"no operation 'noSuchOp' \(known: batchAccounts, "):
         strategies.items("noSuchOp")
@@ -165,7 +172,7 @@ def test_bad_arguments_fail_when_the_strategy_is_built() -> None:
         strategies.bodies("batchAccounts", revision="1999-01-01")
     with pytest.raises(ValueError, match="retrieveAccumulatedBalance has no request body"):
         strategies.items("retrieveAccumulatedBalance")
-    with pytest.raises(ValueError, match="registerAccountBalance bodies can break: schema.req"):
+    with pytest.raises(ValueError, match=r"registerAccountBalance bodies can break: schema\.req"):
         strategies.breaking("accounts.closing-date-required", "registerAccountBalance", "latest")
     with pytest.raises(ValueError, match="createAccount's body is one item"):
         strategies.bodies("createAccount", 2, 3, revision="latest")
@@ -190,12 +197,12 @@ def _draws(strategy: st.SearchStrategy[dict[str, Any]], count: int) -> list[dict
 
 
 def test_a_seed_gives_the_same_values_with_fresh_identifiers_per_draw() -> None:
-    first = _draws(strategies.bodies("batchAccounts", 1, 3), 30)
-    again = _draws(strategies.bodies("batchAccounts", 1, 3), 30)
-    assert first == again and len(first) == 30
+    first = _draws(strategies.bodies("batchAccounts", 1, 3), 15)
+    again = _draws(strategies.bodies("batchAccounts", 1, 3), 15)
+    assert first == again and len(first) == 15
     numbers = [item["communicationNumber"] for body in first for item in body["accounts"]]
-    assert len(numbers) == len(set(numbers)) > 30
-    other = _draws(strategies.bodies("batchAccounts", 1, 3, run_id="run-b"), 30)
+    assert len(numbers) == len(set(numbers)) > 15
+    other = _draws(strategies.bodies("batchAccounts", 1, 3, run_id="run-b"), 15)
     assert not set(numbers) & {i["communicationNumber"] for b in other for i in b["accounts"]}
 
 
@@ -209,7 +216,9 @@ def test_without_hypothesis_building_a_strategy_is_one_line(
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "hypothesis" else real(name, *a)
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "hypothesis" else real(name, *a),
     )
     with pytest.raises(MissingExtra) as caught:
         strategies.bodies("batchAccounts")

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..domain import ACCEPTED, ACCUMULATED_BALANCE, ECHOED_IDENTIFIERS, REJECTED
 from ..engine.api import validate_response
+from ..specs import Spec
 from ..violations import Violation
 from .client import Received, Sent
 
@@ -176,14 +177,15 @@ def hygiene_only(violations: Iterable[Violation], item: Any, required: Iterable[
 
 
 def item_expectations(
-    operation_id: str, errors: Iterable[Violation], items: Sequence[Any]
+    operation_id: str, errors: Iterable[Violation], items: Sequence[Any], spec: Spec | None = None
 ) -> dict[int, ItemExpect]:
     """Which items of a generated batch must be rejected, from the validator's errors
     (empty when an error lies outside every item: the whole body is invalid, and any
-    answer but acceptance is judged by the other checks)."""
+    answer but acceptance is judged by the other checks). ``spec``: the document the
+    operation is read from (a revision's), else the bundled one."""
     from ..specs import operation
 
-    batch = operation(operation_id).batch_item
+    batch = operation(operation_id, [spec] if spec is not None else None).batch_item
     if batch is None:
         return {}
     key, schema = batch
