@@ -19,6 +19,8 @@ from amlyze_contracts import SpecError, revisions
 from amlyze_contracts.contract.fuzz import DISABLED_CHECKS
 from amlyze_contracts.specs import load
 
+from .helpers import python_output
+
 ACCOUNT = {
     "communicationNumber": "C-1",
     "requester": "CORE",
@@ -256,9 +258,6 @@ def test_another_apis_operations_are_left_alone() -> None:
 
 
 def test_without_schemathesis_the_import_is_one_line() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "sys.modules['schemathesis'] = None\n"
@@ -267,10 +266,7 @@ def test_without_schemathesis_the_import_is_one_line() -> None:
         "except Exception as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert out == (
+    assert python_output(code) == (
         "MissingExtra amlyze_contracts.schemathesis needs the 'contract' extra "
         "(schemathesis is not installed): pip install 'amlyze-contracts[contract]'\n"
     )

@@ -5,8 +5,6 @@ per draw; the import stays cheap."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +16,8 @@ from amlyze_contracts import MissingExtra, SpecError, revisions, strategies, val
 from amlyze_contracts.catalogue import BUILTIN_RULES, load_rules
 from amlyze_contracts.server.fixtures import FIXTURE_CLASSIFIERS
 from amlyze_contracts.specs import SCHEMA_NAME, load
+
+from .helpers import python_output
 
 RULES = load_rules()
 REVISIONS = revisions.names()
@@ -236,7 +236,4 @@ def test_importing_the_strategies_module_imports_no_generator() -> None:
         "s.items('batchAccounts')\n"
         "print('hypothesis' in sys.modules, 'schemathesis' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert out == "[]\nTrue False\n"
+    assert python_output(code) == "[]\nTrue False\n"
