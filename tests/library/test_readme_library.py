@@ -54,10 +54,11 @@ def _pytest(module: Path, base_url: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.network
 @pytest.mark.slow
-def test_the_user_module_passes_against_the_reference_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["default", "production"])
+def test_the_user_module_passes_against_the_reference_server(tmp_path: Path, profile: str) -> None:
     from amlyze_contracts.server import running
 
-    with running(token=TOKEN) as base_url:
+    with running(token=TOKEN, profile=profile) as base_url:
         done = _pytest(_user_module(tmp_path), base_url)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(r"\b[67] passed\b", done.stdout), done.stdout[-2000:]

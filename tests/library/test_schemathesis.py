@@ -12,11 +12,12 @@ import pytest
 import requests
 import schemathesis
 from schemathesis.checks import CHECKS as REGISTERED
+from schemathesis.checks import load_all_checks
 from schemathesis.core.failures import Failure, FailureGroup
 
 import amlyze_contracts.schemathesis as amlyze
 from amlyze_contracts import SpecError, revisions
-from amlyze_contracts.contract.fuzz import DISABLED_CHECKS
+from amlyze_contracts.contract.fuzz import CHECK_RULES, DISABLED_CHECKS
 from amlyze_contracts.specs import load
 
 from .helpers import python_output
@@ -109,13 +110,14 @@ def test_one_operation_and_bad_names() -> None:
         amlyze.load_schema(revision="1999-01-01")
 
 
-def test_the_checks_the_contract_contradicts_are_off_and_ours_on() -> None:
+def test_the_suites_schemathesis_checks_and_ours_are_on_and_no_other() -> None:
     config = amlyze.load_schema().config.checks_config_for()
-    for name in DISABLED_CHECKS:
-        assert not config.get_by_name(name=name).enabled, name
+    load_all_checks()
+    enabled = {n for n in REGISTERED.get_all_names() if config.get_by_name(name=n).enabled}
+    assert enabled == set(CHECK_RULES) | {check.__name__ for check in amlyze.CHECKS}
+    assert set(DISABLED_CHECKS) <= set(REGISTERED.get_all_names()) - enabled
     for check in amlyze.CHECKS:
         assert REGISTERED.get_one(check.__name__) is check
-        assert config.get_by_name(name=check.__name__).enabled
 
 
 # ----------------------------------------------------------------- the checks
