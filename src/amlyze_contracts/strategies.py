@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -252,5 +253,8 @@ def _realizer(run_id: str) -> Any:
     """A function giving each draw's placeholders fresh unique values (per strategy)."""
     from .contract.generate import Uniques, realize
 
+    # Short: boundary-length identifiers are cut to their maxLength after this prefix.
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", run_id):
+        raise ValueError(f"run_id must be 1 to 16 of A-Z a-z 0-9 _ -, got {run_id!r}")
     uniques = Uniques(run_id)
     return lambda template: realize(template, uniques)

@@ -184,6 +184,8 @@ def test_bad_arguments_fail_when_the_strategy_is_built() -> None:
         strategies.bodies("createAccount", 2, 3, revision="latest")
     with pytest.raises(ValueError, match="min_items <= max_items"):
         strategies.bodies("batchAccounts", 3, 2)
+    with pytest.raises(ValueError, match="run_id must be 1 to 16 of"):
+        strategies.items("batchAccounts", run_id="run id with spaces")
 
 
 # ----------------------------------------------------------------- reproducible, unique
