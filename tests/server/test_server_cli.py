@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,3 +78,72 @@ def test_clean_shutdown_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
     assert "Traceback" not in err
     assert SECRET not in out + err and "wrong-token" not in out + err
     assert state.exists()
+
+
+def test_unknown_revision_is_a_usage_error() -> None:
+    done = subprocess.run(
+        cli("--revision", "2023-01-01", "--port", "0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "amlyze-contracts serve: unknown revision '2023-01-01' "
+        "(known: 2024-11-04, 2024-11-05, 2024-11-28, 2024-12-12, latest)"
+    ]
+
+
+def test_a_bug_that_shows_nothing_under_the_revision_is_a_usage_error() -> None:
+    done = subprocess.run(
+        cli("--revision", "2024-11-04", "--bug", "single-balance-ignores-revision"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1
+    assert "single-balance-ignores-revision change nothing under revision 2024-11-04" in done.stderr
+
+
+def test_list_bugs_of_a_revision() -> None:
+    def names(*args: str) -> list[str]:
+        done = subprocess.run(
+            cli("--list-bugs", *args), capture_output=True, text=True, timeout=30, check=True
+        )
+        return [line.split()[0] for line in done.stdout.splitlines()]
+
+    seeds, latest = names("--revision", "2024-11-04"), names("--revision", "latest")
+    assert latest == sorted(BUGS)
+    assert seeds == sorted(set(BUGS) - {"single-balance-ignores-revision"})
+
+
+def test_serve_a_revision() -> None:
+    proc = subprocess.Popen(
+        cli("--port", "0", "--revision", "latest"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("serving on http://127.0.0.1:"), first
+        assert first.rstrip().endswith("(revision 2024-12-12)"), first
+        url = first.split()[2]
+        headers = {"Authorization": "Bearer dev-token"}
+        balances = url + "/amlyze-ws-rest/batch-account-balances"
+        body: dict[str, list[Any]] = {"accountBalances": []}
+        put = httpx.put(balances, json=body, headers=headers, timeout=10)
+        assert put.status_code == 405 and put.headers["allow"] == "POST"
+        assert httpx.post(balances, json=body, headers=headers, timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
