@@ -24,6 +24,11 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "amlyze_contracts", "serve", *args]
 
 
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``serve`` with these arguments, to its end (usage errors, listings)."""
+    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=30, check=False)
+
+
 def test_list_bugs() -> None:
     done = subprocess.run(
         cli("--list-bugs"), capture_output=True, text=True, timeout=30, check=False
@@ -81,13 +86,7 @@ def test_clean_shutdown_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
 
 
 def test_unknown_revision_is_a_usage_error() -> None:
-    done = subprocess.run(
-        cli("--revision", "2023-01-01", "--port", "0"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run("--revision", "2023-01-01", "--port", "0")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
@@ -97,13 +96,7 @@ def test_unknown_revision_is_a_usage_error() -> None:
 
 
 def test_a_bug_that_shows_nothing_under_the_revision_is_a_usage_error() -> None:
-    done = subprocess.run(
-        cli("--revision", "2024-11-04", "--bug", "single-balance-ignores-revision"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run("--revision", "2024-11-04", "--bug", "single-balance-ignores-revision")
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
     assert "single-balance-ignores-revision change nothing under revision 2024-11-04" in done.stderr
@@ -111,9 +104,8 @@ def test_a_bug_that_shows_nothing_under_the_revision_is_a_usage_error() -> None:
 
 def test_list_bugs_of_a_revision() -> None:
     def names(*args: str) -> list[str]:
-        done = subprocess.run(
-            cli("--list-bugs", *args), capture_output=True, text=True, timeout=30, check=True
-        )
+        done = run("--list-bugs", *args)
+        assert done.returncode == 0, done.stderr
         return [line.split()[0] for line in done.stdout.splitlines()]
 
     seeds, latest = names("--revision", "2024-11-04"), names("--revision", "latest")
