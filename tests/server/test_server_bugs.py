@@ -393,6 +393,18 @@ def test_bug_shows_its_deviation(
         assert _observed(name, client, revision), f"{name}: {BUGS[name].description}"
 
 
+@pytest.mark.parametrize("name", sorted(REVISION_PROBES))
+def test_revision_bugs_show_in_the_production_profile(name: str) -> None:
+    revision = BUGS[name].revisions[-1]
+    with running(profile="production", revision=revision) as url, _client(url) as client:
+        assert not _observed(name, client, revision)
+    with (
+        running(profile="production", bugs=[name], revision=revision) as url,
+        _client(url) as client,
+    ):
+        assert _observed(name, client, revision), f"{name}: {BUGS[name].description}"
+
+
 def test_unknown_bug_name_is_refused() -> None:
     with pytest.raises(ValueError, match="no-such-bug"), running(bugs=["no-such-bug"]):
         pass
