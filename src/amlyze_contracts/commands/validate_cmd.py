@@ -452,17 +452,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail("no PATH given (use - to read stdin)")
     if args.har and (args.operation or args.spec):
         return _fail("--har takes each exchange's operation from its method and path")
-    if args.har and args.revision:
-        return _fail(
-            "--har validates against the bundled specs; --revision is not wired for it yet"
-        )
     if args.spec and args.revision:
         return _fail("give --spec FILE or --revision DATE, not both")
-    if args.revision is not None:
-        try:
-            resolve_revision(args.revision)
-        except UsageError as exc:
-            return _fail(str(exc))
+    try:
+        revision = None if args.revision is None else resolve_revision(args.revision)
+    except UsageError as exc:
+        return _fail(str(exc))
     try:
         checker = Checker(settings_from(args))
     except ConfigError as exc:
@@ -480,7 +475,9 @@ def run(args: argparse.Namespace) -> int:
     if args.har:
         from ..proxy.har import validate_har
 
-        har = validate_har(args.har, rules=checker.ruleset, classifiers=checker.classifiers)
+        har = validate_har(
+            args.har, rules=checker.ruleset, classifiers=checker.classifiers, revision=revision
+        )
         results = itertools.chain(results, har)
     for result in results:
         if result.error is not None:
