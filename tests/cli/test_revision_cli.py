@@ -32,6 +32,14 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, st
     return code, out, err
 
 
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    """A listing command's JSON (it must exit 0)."""
+    code, out, _ = _run(capsys, *argv, "--format", "json")
+    assert code == 0
+    listing: dict[str, Any] = json.loads(out)
+    return listing
+
+
 def _cli(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "amlyze_contracts", *map(str, argv)],
@@ -165,17 +173,10 @@ def test_specs_revisions_in_a_process() -> None:
 # ------------------------------------------------------------------ specs list / lint / diff
 
 
-def _listed(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    code, out, _ = _run(capsys, "specs", "list", "--format", "json", *argv)
-    assert code == 0
-    listing: dict[str, Any] = json.loads(out)
-    return listing
-
-
 def test_specs_list_revision_lists_its_documents_and_operations(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    listing = _listed(capsys, "--revision", "2024-11-28")
+    listing = _json(capsys, "specs", "list", "--revision", "2024-11-28")
     assert listing["revision"] == "2024-11-28"
     ops = {
         op["operationId"]: (spec["name"], op["method"])
@@ -190,11 +191,11 @@ def test_specs_list_revision_lists_its_documents_and_operations(
         "registerAccountBalance": ("account-balance.2024-11-28", "PUT"),
         "retrieveAccumulatedBalance": ("accumulated-balance", "GET"),
     }
-    assert _listed(capsys, "--revision", "latest")["revision"] == "2024-12-12"
-    seeds = _listed(capsys, "--revision", "2024-11-04")["specs"]
+    assert _json(capsys, "specs", "list", "--revision", "latest")["revision"] == "2024-12-12"
+    seeds = _json(capsys, "specs", "list", "--revision", "2024-11-04")["specs"]
     assert {s["name"] for s in seeds} >= {"batch-account-balances", "account.2024-11-04"}
     # Without --revision: the bundled specs, as before (no revision member).
-    bundled = _listed(capsys)
+    bundled = _json(capsys, "specs", "list")
     assert "revision" not in bundled
     assert [s["name"] for s in bundled["specs"]] == [
         "accumulated-balance", "batch-account-balances", "batch-accounts",
@@ -262,18 +263,11 @@ def test_specs_diff_takes_latest(capsys: pytest.CaptureFixture[str]) -> None:
 # ------------------------------------------------------------------ rules --revision
 
 
-def _rules(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    code, out, _ = _run(capsys, "rules", "--format", "json", *argv)
-    assert code == 0
-    listing: dict[str, Any] = json.loads(out)
-    return listing
-
-
 def test_rules_revision_switches_the_rename_rule_off_from_2024_11_05(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    every = {r["id"] for r in _rules(capsys)["rules"]}
-    seeds = _rules(capsys, "--revision", "2024-11-04")
+    every = {r["id"] for r in _json(capsys, "rules")["rules"]}
+    seeds = _json(capsys, "rules", "--revision", "2024-11-04")
     by_id = {r["id"]: r for r in seeds["rules"]}
     assert seeds["revision"] == "2024-11-04" and seeds["notApplied"] == []
     assert set(by_id) == every
@@ -285,7 +279,7 @@ def test_rules_revision_switches_the_rename_rule_off_from_2024_11_05(
     ]  # fmt: skip
     assert by_id["schema.required"]["operations"] is None  # not bound to a schema
     for date in ("2024-11-05", "2024-11-28", "latest"):
-        later = _rules(capsys, "--revision", date)
+        later = _json(capsys, "rules", "--revision", date)
         assert {r["id"] for r in later["rules"]} == every - {"balances.balance-at-renamed"}
         assert later["notApplied"] == [
             {
