@@ -78,6 +78,23 @@ def test_every_command_takes_the_same_revision_option() -> None:
         assert action.help is not None and action.help.startswith(REVISION_HELP), name
 
 
+def test_the_shared_option_offers_auto_only_where_a_command_says_what_it_does() -> None:
+    from amlyze_contracts.commands.options import AUTO, UsageError, add_revision_option
+    from amlyze_contracts.commands.options import resolve_revision as resolve
+
+    parser = argparse.ArgumentParser()
+    add_revision_option(parser, auto="detect it from the server's answers")
+    (action,) = [a for a in parser._actions if a.dest == "revision"]
+    assert action.metavar == "DATE|latest|auto"
+    assert action.help == f"{REVISION_HELP}; auto: detect it from the server's answers"
+    assert parser.parse_args(["--revision", AUTO]).revision == "auto"
+    # The resolver knows dates and latest only; a command handles auto before it.
+    assert resolve(None).name == revisions.table().default
+    assert resolve("latest").name == "2024-12-12"
+    with pytest.raises(UsageError, match=r"^unknown revision 'auto' \(known: "):
+        resolve(AUTO)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
