@@ -134,11 +134,11 @@ class _Exchange:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = bool(message.get("more_body", False))
-            if more and size > self.owner.cap:
+            if size > self.owner.cap:
                 self._note(f"request body over max_validate_bytes ({self.owner.cap})")
                 break
         body = b"".join(chunks)
-        if not more and pending is None:
+        if not more and pending is None and size <= self.owner.cap:
             self.request_body = body
         queue: list[Message] = [{"type": "http.request", "body": body, "more_body": more}]
         if pending is not None:
@@ -169,7 +169,7 @@ class _Exchange:
                 if more and size <= self.owner.cap:
                     return
                 body = b"".join(chunks)
-                if more:
+                if size > self.owner.cap:
                     self._note(f"response body over max_validate_bytes ({self.owner.cap})")
                 else:
                     await self._check_response(start, body)
