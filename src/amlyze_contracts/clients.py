@@ -26,7 +26,7 @@ import logging
 import urllib.parse
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from . import watch
 from .extras import require
@@ -95,6 +95,17 @@ def _shown(url: str) -> str:
     return f"{scheme}://{netloc}{urllib.parse.urlsplit(url).path}"
 
 
+class HookOptions(TypedDict, total=False):
+    """The keyword options of every hook (all optional)."""
+
+    revision: str | None  # a vendor revision, as for validate_request
+    brm_base_url: str | None  # default base_url + /brm/prepayBalanceManagement/v1
+    rules: watch.Rules | RuleSet
+    severities: Mapping[str, str] | None
+    classifiers: Classifiers
+    max_validate_bytes: int | None  # default: the proxy's, 8 MiB
+
+
 class _Watch:
     """The one checker behind every hook: which exchanges, the validator, the mode."""
 
@@ -102,20 +113,21 @@ class _Watch:
         self,
         base_url: str,
         mode: str,
-        revision: str | None,
-        brm_base_url: str | None,
-        rules: watch.Rules | RuleSet,
-        severities: Mapping[str, str] | None,
-        classifiers: Classifiers,
-        max_validate_bytes: int | None,
+        options: HookOptions,
     ) -> None:
         from .contract.config import brm_base
 
         watch.check_mode(mode, MODES)
         self.mode = mode
-        self.bases = {_origin(base_url), _origin(brm_base(base_url, brm_base_url))}
-        self.validator = watch.exchange_validator(revision, rules, severities, classifiers)
-        self.cap = watch.max_bytes(max_validate_bytes)
+        brm = brm_base(base_url, options.get("brm_base_url"))
+        self.bases = {_origin(base_url), _origin(brm)}
+        self.validator = watch.exchange_validator(
+            options.get("revision"),
+            options.get("rules"),
+            options.get("severities"),
+            options.get("classifiers"),
+        )
+        self.cap = watch.max_bytes(options.get("max_validate_bytes"))
 
     def match(self, method: str, url: str) -> Match | None:
         scheme, netloc, path = _origin(url)
@@ -211,13 +223,7 @@ HttpxHooks = dict[str, list[Callable[..., Any]]]
 def httpx_hooks(
     base_url: str,
     mode: str = "raise",
-    *,
-    revision: str | None = None,
-    brm_base_url: str | None = None,
-    rules: watch.Rules | RuleSet = None,
-    severities: Mapping[str, str] | None = None,
-    classifiers: Classifiers = None,
-    max_validate_bytes: int | None = None,
+    **options: Unpack[HookOptions],
 ) -> HttpxHooks:
     """``event_hooks`` for an ``httpx.Client``: the request is validated before it is
     sent, the response (read in the hook) with the request/response rules.
@@ -229,8 +235,7 @@ def httpx_hooks(
     response announcing more is not read by the hook).
     """
     require("clients", "amlyze_contracts.clients.httpx_hooks", ("httpx",))
-    w = _Watch(base_url, mode, revision, brm_base_url, rules, severities, classifiers,
-               max_validate_bytes)  # fmt: skip
+    w = _Watch(base_url, mode, options)
 
     def on_request(request: httpx.Request) -> None:
         match = w.match(request.method, str(request.url))
@@ -262,21 +267,14 @@ def _judge_httpx(w: _Watch, match: Match, response: httpx.Response) -> None:
 def httpx_async_hooks(
     base_url: str,
     mode: str = "raise",
-    *,
-    revision: str | None = None,
-    brm_base_url: str | None = None,
-    rules: watch.Rules | RuleSet = None,
-    severities: Mapping[str, str] | None = None,
-    classifiers: Classifiers = None,
-    max_validate_bytes: int | None = None,
+    **options: Unpack[HookOptions],
 ) -> dict[str, list[Callable[..., Awaitable[None]]]]:
     """:func:`httpx_hooks` for an ``httpx.AsyncClient`` (the same options). Bodies
     over 256 KiB are validated in a worker thread, so the event loop keeps serving."""
     require("clients", "amlyze_contracts.clients.httpx_async_hooks", ("httpx",))
     from .proxy.server import INLINE_VALIDATE
 
-    w = _Watch(base_url, mode, revision, brm_base_url, rules, severities, classifiers,
-               max_validate_bytes)  # fmt: skip
+    w = _Watch(base_url, mode, options)
 
     async def on_request(request: httpx.Request) -> None:
         match = w.match(request.method, str(request.url))
@@ -338,24 +336,18 @@ def requests_adapter(
     base_url: str,
     mode: str = "raise",
     *,
-    revision: str | None = None,
-    brm_base_url: str | None = None,
-    rules: watch.Rules | RuleSet = None,
-    severities: Mapping[str, str] | None = None,
-    classifiers: Classifiers = None,
-    max_validate_bytes: int | None = None,
-    **adapter_options: Any,
+    adapter_options: Mapping[str, Any] | None = None,
+    **options: Unpack[HookOptions],
 ) -> requests.adapters.HTTPAdapter:
     """A transport adapter for ``session.mount(base_url, ...)``: the request is
     validated before it is sent, then the response (read by the adapter, also under
     ``stream=True``). Options as for :func:`httpx_hooks`; ``adapter_options`` go to
-    ``requests.adapters.HTTPAdapter`` (``max_retries``, ``pool_maxsize``, ...). Mount it
+    ``requests.adapters.HTTPAdapter`` (``{"max_retries": 3}``, ...). Mount it
     on the BRM base URL too when that is not under ``base_url``.
     """
     require("clients", "amlyze_contracts.clients.requests_adapter", ("requests",))
-    w = _Watch(base_url, mode, revision, brm_base_url, rules, severities, classifiers,
-               max_validate_bytes)  # fmt: skip
-    return _adapter_class()(w, **adapter_options)
+    w = _Watch(base_url, mode, options)
+    return _adapter_class()(w, **(adapter_options or {}))
 
 
 @functools.cache
@@ -389,13 +381,7 @@ def _adapter_class() -> Callable[..., requests.adapters.HTTPAdapter]:
 def requests_hooks(
     base_url: str,
     mode: str = "raise",
-    *,
-    revision: str | None = None,
-    brm_base_url: str | None = None,
-    rules: watch.Rules | RuleSet = None,
-    severities: Mapping[str, str] | None = None,
-    classifiers: Classifiers = None,
-    max_validate_bytes: int | None = None,
+    **options: Unpack[HookOptions],
 ) -> dict[str, list[Callable[..., None]]]:
     """``hooks`` for ``requests.get(..., hooks=...)`` or ``session.hooks.update(...)``:
     a response hook, so the request is judged after it was sent (with its response;
@@ -403,8 +389,7 @@ def requests_hooks(
     invalid request before it is sent. Options as for :func:`httpx_hooks`.
     """
     require("clients", "amlyze_contracts.clients.requests_hooks", ("requests",))
-    w = _Watch(base_url, mode, revision, brm_base_url, rules, severities, classifiers,
-               max_validate_bytes)  # fmt: skip
+    w = _Watch(base_url, mode, options)
 
     def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request

@@ -295,3 +295,11 @@ def test_over_real_http_around_the_reference_server() -> None:
     assert rejected.status_code == 400 and rejected.json()["message"] == REJECTED
     assert accepted.status_code == 200 and accepted.headers[VIOLATIONS_HEADER] == "0"
     assert read.status_code == 200 and read.headers[VIOLATIONS_HEADER] == "0"
+
+
+def test_a_large_batch_is_validated_whole() -> None:
+    data = body(accounts(1000))
+    assert len(data) > 256 * 1024  # over the proxy's INLINE_VALIDATE: a worker thread
+    response = _post(ContractMiddleware(Service(drop_last=True).app()), data)
+    assert len(response.json()["results"]) == 999
+    assert response.headers[VIOLATIONS_HEADER] == "1"

@@ -303,3 +303,17 @@ def test_a_response_is_read_once_and_kept_for_the_caller(reversed_results: str) 
         )
         chunks = b"".join(response.iter_content(16))
     assert len(orjson.loads(chunks)["results"]) == 3
+
+
+def test_adapter_options_reach_the_http_adapter() -> None:
+    adapter = requests_adapter("http://127.0.0.1:9", adapter_options={"max_retries": 3})
+    assert adapter.max_retries.total == 3
+
+
+def test_async_hooks_validate_a_large_batch_off_the_event_loop(reversed_results: str) -> None:
+    data = body(accounts(1000))
+    assert len(data) > 256 * 1024  # over the proxy's INLINE_VALIDATE: a worker thread
+    with pytest.raises(ContractViolation) as caught:
+        send("httpx-async", reversed_results, "POST", ACCOUNTS, data)
+    [report] = caught.value.reports
+    assert report.rules() == {CORRELATION} and len(report.errors) == 2000
