@@ -79,14 +79,10 @@ def asgi_caller(app: Any, request: bytes) -> Callable[[], None]:
     }
 
     async def one() -> None:
-        sent = False
+        incoming = [{"type": "http.request", "body": request, "more_body": False}]
 
         async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": request, "more_body": False}
+            return incoming.pop() if incoming else {"type": "http.disconnect"}
 
         async def send(message: Any) -> None:
             pass
