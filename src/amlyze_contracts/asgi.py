@@ -102,7 +102,7 @@ class _Exchange:
         self.match = match
         self.method: str = scope["method"]
         self.path: str = scope["path"]
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
         self.secrets = credentials(headers)
         self.reports: list[Report] = []
         self.notes: list[str] = []
