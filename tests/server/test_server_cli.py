@@ -90,7 +90,7 @@ def test_unknown_revision_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "amlyze-contracts serve: unknown revision '2023-01-01' "
+        "amlyze-contracts serve: error: unknown revision '2023-01-01' "
         "(known: 2024-11-04, 2024-11-05, 2024-11-28, 2024-12-12, latest)"
     ]
 
@@ -139,3 +139,18 @@ def test_serve_a_revision() -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0
+
+
+def test_revision_is_the_shared_option() -> None:
+    import argparse
+
+    from amlyze_contracts.cli import build_parser
+    from amlyze_contracts.commands.options import REVISION_HELP
+
+    (commands,) = [
+        a for a in build_parser("serve")._actions if isinstance(a, argparse._SubParsersAction)
+    ]
+    serve = commands.choices["serve"]
+    (action,) = [a for a in serve._actions if "--revision" in a.option_strings]
+    assert action.dest == "revision" and action.default is None
+    assert action.help == REVISION_HELP
