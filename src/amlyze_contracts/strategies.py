@@ -28,12 +28,11 @@ strategy does (the ``contract`` extra; without it, :class:`~.extras.MissingExtra
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .extras import MissingExtra
+from . import extras
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -155,8 +154,7 @@ def breakable(operation_id: str | None = None, revision: str | None = None) -> l
 
 
 def _require_hypothesis() -> None:
-    if importlib.util.find_spec("hypothesis") is None:
-        raise MissingExtra("contract", "amlyze_contracts.strategies", ("hypothesis",))
+    extras.require("contract", "amlyze_contracts.strategies", ("hypothesis",))
 
 
 def _revision_name(revision: str | None) -> str:

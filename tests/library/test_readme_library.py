@@ -38,8 +38,11 @@ def _user_module(tmp_path: Path) -> Path:
     return path
 
 
-def _pytest(module: Path, base_url: str) -> subprocess.CompletedProcess[str]:
+def _pytest(module: Path, base_url: str, revision: str | None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AMLYZE_BASE_URL": base_url, "AMLYZE_CONTRACTS_TOKEN": TOKEN}
+    env.pop("AMLYZE_REVISION", None)
+    if revision is not None:
+        env["AMLYZE_REVISION"] = revision
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run(
@@ -54,12 +57,16 @@ def _pytest(module: Path, base_url: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.network
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", ["default", "production"])
-def test_the_user_module_passes_against_the_reference_server(tmp_path: Path, profile: str) -> None:
+@pytest.mark.parametrize(
+    ("profile", "revision"), [("default", None), ("production", None), ("default", "latest")]
+)
+def test_the_user_module_passes_against_the_reference_server(
+    tmp_path: Path, profile: str, revision: str | None
+) -> None:
     from amlyze_contracts.server import running
 
-    with running(token=TOKEN, profile=profile) as base_url:
-        done = _pytest(_user_module(tmp_path), base_url)
+    with running(token=TOKEN, profile=profile, revision=revision) as base_url:
+        done = _pytest(_user_module(tmp_path), base_url, revision)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(r"\b[67] passed\b", done.stdout), done.stdout[-2000:]
 
@@ -67,20 +74,22 @@ def test_the_user_module_passes_against_the_reference_server(tmp_path: Path, pro
 @pytest.mark.network
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("bug", "rule"),
+    ("bug", "revision", "rule", "operation"),
     [
-        ("results-reversed", "batch.result-correlation"),
-        ("bad-result-type", "batch.result-type-values"),
+        ("results-reversed", None, "batch.result-correlation", "/amlyze-ws-rest/batch-accounts"),
+        ("bad-result-type", None, "batch.result-type-values", "/amlyze-ws-rest/batch-accounts"),
+        # createAccount's 400 without errorCode: the revision's document says what it holds
+        ("single-account-error-body", "latest", "response.schema", "/amlyze-ws-rest/account"),
     ],
 )
 def test_the_user_module_fails_a_catalogued_bug_naming_the_rule(
-    tmp_path: Path, bug: str, rule: str
+    tmp_path: Path, bug: str, revision: str | None, rule: str, operation: str
 ) -> None:
     from amlyze_contracts.server import running
 
-    with running(token=TOKEN, bugs=[bug]) as base_url:
-        done = _pytest(_user_module(tmp_path), base_url)
+    with running(token=TOKEN, bugs=[bug], revision=revision) as base_url:
+        done = _pytest(_user_module(tmp_path), base_url, revision)
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
     assert f"ST901 {rule}" in done.stdout, done.stdout[-4000:]
-    assert " test_amlyze[POST /amlyze-ws-rest/batch-accounts] " in done.stdout
+    assert f" test_amlyze[POST {operation}] " in done.stdout
     assert TOKEN not in done.stdout + done.stderr
