@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from .validate_cmd import add_rule_options
 
 PROG = "amlyze-contracts proxy"
 
@@ -75,6 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="exchanges handled at once; more wait (default: %(default)s)",
     )
+    judged = parser.add_argument_group("how exchanges are judged (as in validate)")
+    judged.add_argument(
+        "--revision",
+        metavar="DATE",
+        help="judge the exchanges under the vendor's pages of this date, or latest, "
+        "matching that revision's routes (default: 2024-11-04, the bundled specs)",
+    )
+    add_rule_options(judged)
 
 
 def _fail(message: str) -> int:
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from ..proxy.http import Upstream
     from ..proxy.server import Log, Options
     from ..proxy.server import run as serve
+    from .validate_cmd import Checker, ConfigError, rule_settings
 
     for flag, url in (("--upstream", args.upstream), ("--brm-upstream", args.brm_upstream)):
         if url is not None:
@@ -106,17 +116,26 @@ def run(args: argparse.Namespace) -> int:
         har=args.har,
         log_format=args.log_format,
     )
+    try:
+        # Rules, severities, classifiers and the revision's documents, loaded as
+        # `validate` loads them (same messages for a bad file or an unknown revision).
+        checker = Checker(rule_settings(args))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    validator = ExchangeValidator(
+        rules=checker.ruleset, classifiers=checker.classifiers, specs=checker.specs
+    )
     stream: TextIO = sys.stderr
     try:
         if args.log:
             stream = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 - closed below
-        validator = ExchangeValidator()
     except OSError as exc:
         return _fail(f"--log {args.log}: {exc.strerror or exc}")
 
     def announce(url: str) -> None:
         brm = f" (BRM: {args.brm_upstream})" if args.brm_upstream else ""
-        print(f"proxying on {url} -> {args.upstream}{brm}", flush=True)
+        revision = f", judged under revision {args.revision}" if args.revision else ""
+        print(f"proxying on {url} -> {args.upstream}{brm}{revision}", flush=True)
 
     log = Log(stream, args.log_format)
     try:

@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Any, TextIO
 
@@ -27,7 +28,7 @@ import orjson
 from ..redact import REDACTED
 from ..violations import Violation
 from . import har
-from .exchange import ExchangeValidator, Match
+from .exchange import NOT_GIVEN, ExchangeValidator, Match
 from .http import (
     LAST_CHUNK,
     MAX_HEAD,
@@ -105,6 +106,7 @@ class Record:
     violations: list[tuple[str, Violation]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     request_checked: bool = False
+    request_value: Any = NOT_GIVEN  # the request as the request/response rules read it
 
     @property
     def path(self) -> str:  # queries are not logged: they may carry identifiers
@@ -541,16 +543,26 @@ class Proxy:
         if rec.request_checked:
             return
         rec.request_checked = True
-        if rec.match is None or not rec.match.has_request_body:
+        match = rec.match
+        if match is None:
             return
-        if not request.complete:
+        if match.has_request_body and not request.complete:
             cap = self.options.max_validate_bytes
             self._note(rec, f"request body larger than --max-validate-bytes ({cap}): not validated")
             return
-        found = await self._validate(
-            len(request.data), self.validator.request, rec.match, request.data
+        if match.has_request_body:
+            found = await self._validate(
+                len(request.data), self.validator.request, match, request.data
+            )
+            self._found(rec, "request", found)
+        # What the request/response rules read, prepared here too: without --enforce
+        # this runs while the upstream works, so the response's validation is shorter.
+        prepare = self.validator.request_value
+        rec.request_value = (
+            prepare(match, request.data)
+            if len(request.data) <= INLINE_VALIDATE
+            else await asyncio.to_thread(prepare, match, request.data)
         )
-        self._found(rec, "request", found)
 
     async def _response_checks(
         self, rec: Record, request: Body, status: int, rhead: Head, data: bytes
@@ -571,8 +583,9 @@ class Proxy:
         request_body = request.data if request.complete else None
         headers = dict(rhead.headers)
         found = await self._validate(
-            len(decoded), self.validator.response, rec.match, request_body, status, headers, decoded
-        )
+            len(decoded), partial(self.validator.response, request=rec.request_value),
+            rec.match, request_body, status, headers, decoded,
+        )  # fmt: skip
         self._found(rec, "response", found)
         return decoded
 
