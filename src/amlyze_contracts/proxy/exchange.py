@@ -115,15 +115,30 @@ class ExchangeValidator:
         self.ruleset = rules  # None: the bundled rules
         self.classifiers = classifiers
         self.matcher = Matcher(specs)
+        from ..engine.jsoninput import may_have_duplicates
+
         self._validate_request = validate_request
         self._validate_response = validate_response
+        self._may_have_duplicates = may_have_duplicates
 
-    def request(self, match: Match, body: bytes | None) -> list[Violation]:
+    def request(
+        self, match: Match, body: bytes | None, *, parsed: Any = NOT_GIVEN
+    ) -> list[Violation]:
+        """``parsed``: :meth:`request_value` of the same body, so that it is read once
+        for both; validated in place of the bytes only where it stands for them
+        exactly (a JSON object without duplicate keys, which a parse would drop)."""
         if not match.has_request_body:
             return []
+        given: Any = body or b""
+        if (
+            match.batch
+            and isinstance(parsed, dict)
+            and not self._may_have_duplicates(given, orjson.dumps(parsed))
+        ):
+            given = parsed  # saves the library's own decode (0.1 ms of 100 items)
         report = self._validate_request(
             match.operation_id,
-            body or b"",
+            given,
             rules=self.ruleset,
             classifiers=self.classifiers,
             item=False,

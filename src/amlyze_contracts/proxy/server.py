@@ -550,19 +550,22 @@ class Proxy:
             cap = self.options.max_validate_bytes
             self._note(rec, f"request body larger than --max-validate-bytes ({cap}): not validated")
             return
-        if match.has_request_body:
-            found = await self._validate(
-                len(request.data), self.validator.request, match, request.data
-            )
-            self._found(rec, "request", found)
-        # What the request/response rules read, prepared here too: without --enforce
-        # this runs while the upstream works, so the response's validation is shorter.
+        # The request read once, for its validation and for the request/response rules
+        # later: without --enforce this runs while the upstream works, so the
+        # response's validation is shorter.
         prepare = self.validator.request_value
-        rec.request_value = (
-            prepare(match, request.data)
-            if len(request.data) <= INLINE_VALIDATE
-            else await asyncio.to_thread(prepare, match, request.data)
-        )
+        try:
+            rec.request_value = (
+                prepare(match, request.data)
+                if len(request.data) <= INLINE_VALIDATE
+                else await asyncio.to_thread(prepare, match, request.data)
+            )
+        except Exception:  # a bug here costs the sharing: the validations read the bytes
+            rec.request_value = NOT_GIVEN
+        if match.has_request_body:
+            check = partial(self.validator.request, parsed=rec.request_value)
+            found = await self._validate(len(request.data), check, match, request.data)
+            self._found(rec, "request", found)
 
     async def _response_checks(
         self, rec: Record, request: Body, status: int, rhead: Head, data: bytes
