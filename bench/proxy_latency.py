@@ -27,6 +27,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -50,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def proxy_process(upstream: str) -> Iterator[tuple[str, int]]:
+def proxy_process(upstream: str, *options: str) -> Iterator[tuple[str, int]]:
     args = [
         sys.executable,
         "-m",
@@ -60,6 +61,7 @@ def proxy_process(upstream: str) -> Iterator[tuple[str, int]]:
         "0",
         "--upstream",
         upstream,
+        *options,
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -165,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--har", action="store_true", help="the proxy records a HAR file")
+    parser.add_argument(
+        "--enforce", action="store_true", help="the proxy validates requests first (--enforce)"
+    )
     parser.add_argument(
         "--breakdown",
         action="store_true",
@@ -178,7 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     bodies = make_bodies(2 * args.warmup + 2 * args.rounds * per_run, args.items)
     rows: list[dict[str, float]] = []
     proxy_cpu = 0.0
-    with server_process(None) as direct, proxy_process(direct) as (proxied, pid):
+    options = ["--enforce"] if args.enforce else []
+    shown = [*options, *(["--har FILE"] if args.har else [])]
+    with contextlib.ExitStack() as stack:
+        if args.har:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            options += ["--har", os.path.join(folder, "bench.har")]
+        direct = stack.enter_context(server_process(None))
+        proxied, pid = stack.enter_context(proxy_process(direct, *options))
         for url in (direct, proxied):  # warm both paths (imports, compiled rules)
             timed(url, [bodies.pop() for _ in range(args.warmup)], args.concurrency, args.items)
         for round_ in range(args.rounds):
@@ -206,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print(
-        f"\n100-item batchAccounts, {args.concurrency} connections, {per_run} requests per "
-        f"contender and round, {args.rounds} interleaved rounds\n"
+        f"\n{args.items}-item batchAccounts, {args.concurrency} connections, {per_run} requests "
+        f"per contender and round, {args.rounds} interleaved rounds, proxy options: "
+        f"{' '.join(shown) or '(defaults)'}\n"
     )
     print(
         "| round | direct p50 ms | proxy p50 ms | added ms | direct req/s | proxy req/s | ratio |"

@@ -493,6 +493,9 @@ class Proxy:
                 rec, head, request, Answer(status, rhead.headers, decoded, response.data, waited)
             )
             writer.write(serialize_head(f"HTTP/1.1 {status} {rhead.start[2]}", out) + response.data)
+            for kind, v in rec.violations:
+                if kind == "response":
+                    self.log.violation(rec, kind, v)
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
             return not close
@@ -589,7 +592,8 @@ class Proxy:
             len(decoded), partial(self.validator.response, request=rec.request_value),
             rec.match, request_body, status, headers, decoded,
         )  # fmt: skip
-        self._found(rec, "response", found)
+        # Counted now (the header says how many), logged once the response is out.
+        rec.violations.extend(("response", v) for v in found)
         return decoded
 
     async def _gateway_error(
