@@ -141,7 +141,7 @@ def breakdown(args: argparse.Namespace) -> int:
         assert stats.errors == 0, "the benchmark's traffic must be valid"
     rows = [
         ("request validation (`validate_request`; off the latency path)", spent["request"]),
-        ("the request read for the request/response rules (off the path)", spent["prepare"]),
+        ("the request parsed once, for both validations (off the path)", spent["prepare"]),
         ("response validation (`validate_response(..., request=...)`)", spent["response"]),
         ("forwarding: HTTP, sockets, asyncio, counting", total - sum(spent.values())),
         ("total (the proxy thread's CPU clock)", total),
