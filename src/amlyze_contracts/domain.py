@@ -17,6 +17,11 @@ BATCH_ACCOUNTS: Final = "batchAccounts"
 BATCH_ACCOUNT_BALANCES: Final = "registerBatchAccountBalances"
 ACCUMULATED_BALANCE: Final = "retrieveAccumulatedBalance"  # the Oracle BRM read
 OPERATIONS: Final = (BATCH_ACCOUNTS, BATCH_ACCOUNT_BALANCES, ACCUMULATED_BALANCE)
+# The account flow's other operations, documented by the vendor revisions' pages
+# (specs/revisions.yaml), not by the seeds.
+CREATE_ACCOUNT: Final = "createAccount"
+VALIDATE_BATCH_ACCOUNTS: Final = "validateBatchAccounts"
+REGISTER_ACCOUNT_BALANCE: Final = "registerAccountBalance"
 
 # ------------------------------------------------------------------ batch results
 
