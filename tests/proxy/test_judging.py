@@ -130,9 +130,35 @@ def test_revision_routes_and_documents() -> None:
         # The bundled specs (2024-11-04): PUT with updateAt; balanceAt is unknown there.
         _count, _code, found = _judged(sink, BALANCES, body, method="PUT")
         assert ("schema.required", "error", "/accountBalances/0/updateAt") in found
-        # ... and POST is no operation of theirs: forwarded, not judged.
+        # ... and POST is no operation of theirs: forwarded, and reported as a route of
+        # another revision (as `validate --har` reports it).
         with proxy_process("--upstream", sink, "--log-format", "json") as (url, proc):
             response = httpx.post(url + BALANCES, content=body, headers=AUTH)
+            foreign = httpx.get(url + "/amlyze-ws-rest/classifier/currency", headers=AUTH)
             code, events = _stop(proc)
-    assert response.headers[VIOLATIONS_HEADER] == "0"
-    assert events[-1]["unmatched"] == 1 and code == 0
+    assert response.status_code == 200 and response.json() == {"received": len(body)}
+    assert response.headers[VIOLATIONS_HEADER] == "1"
+    assert foreign.headers[VIOLATIONS_HEADER] == "0"  # no revision has it: not judged
+    [moved] = [e for e in events if e["event"] == "violation"]
+    assert (moved["rule"], moved["kind"], moved["exchange"]) == (
+        "input.operation-unknown",
+        "request",
+        1,
+    )
+    assert "fits vendor revision 2024-11-28" in str(moved["message"])
+    assert "use --revision 2024-11-28" in str(moved["message"])
+    assert events[-1]["unmatched"] == 2 and events[-1]["errors"] == 1 and code == 1
+
+
+def test_enforce_refuses_a_route_of_another_revision() -> None:
+    from amlyze_contracts.proxy.server import Options, running
+
+    body = orjson.dumps({"accountBalances": [valid_balance("b-1", "acc-1")]})
+    with hostile() as upstream, running(Options(upstream=upstream.url, enforce=True)) as (url, s):
+        refused = httpx.post(url + BALANCES, content=body, headers=AUTH)
+        passed = httpx.put(url + "/sink" + BALANCES, content=body, headers=AUTH)
+    assert refused.status_code == 400
+    assert [v["rule"] for v in refused.json()["violations"]] == ["input.operation-unknown"]
+    assert passed.status_code == 200  # the bundled route: forwarded
+    assert [head.split(" ", 2)[:2] for head in upstream.heads] == [["PUT", "/sink" + BALANCES]]
+    assert s.enforced == 1
