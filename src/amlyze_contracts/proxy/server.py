@@ -174,7 +174,7 @@ class Log:
         code = f" [{v.code}]" if v.code else ""
         self._write(
             fields,
-            f"#{rec.number} {rec.method} {rec.path} {operation} {kind} {v.severity} {v.rule} "
+            f"#{rec.number} {rec.method} {rec.path} {operation or '-'} {kind} {v.severity} {v.rule} "
             f"{v.pointer or '/'}: {message}{code}",
         )
 
