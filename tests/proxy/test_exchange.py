@@ -32,6 +32,11 @@ BODIES = {
         b'"requester":"SYSTEMX"', b'"requester":123456789012345678901234567890'
     ),
     "bom": b"\xef\xbb\xbf" + VALID,
+    "huge number": VALID.replace(b'"requester":"SYSTEMX"', b'"requester":1e400', 1),
+    "lone surrogate": VALID.replace(b'"requester":"SYSTEMX"', b'"requester":"\\ud800"', 1),
+    "float for a string": VALID.replace(b'"requester":"SYSTEMX"', b'"requester":1.0', 1),
+    "unknown member": VALID.replace(b'"requester":"SYSTEMX"', b'"requester":"S","x":{"y":[1]}', 1),
+    "escaped text": VALID.replace(b'"requester":"SYSTEMX"', b'"requester":"SYS\\u0054EMX"', 1),
 }
 
 
@@ -44,4 +49,4 @@ def test_the_parsed_request_judged_as_its_bytes(name: str) -> None:
     parsed = validator.request_value(match, body)
     as_bytes = validator.request(match, body)
     assert validator.request(match, body, parsed=parsed) == as_bytes
-    assert bool(as_bytes) == (name not in ("valid", "spaced"))
+    assert bool(as_bytes) == (name not in ("valid", "spaced", "escaped text"))
