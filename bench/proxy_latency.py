@@ -12,6 +12,8 @@ throughput ratio proxied / direct.
     python -m bench proxy            # or: python bench/proxy_latency.py [--rounds 5]
 
 Targets: median added latency <= 2 ms, throughput >= 0.5x direct.
+
+    python bench/proxy_latency.py --breakdown   # the proxy's CPU per exchange, by part
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from bench.server_throughput import load, make_bodies, percentile, server_process
+
+_T = TypeVar("_T")
 
 TARGET_ADDED_MS = 2.0
 TARGET_THROUGHPUT = 0.5
@@ -45,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def proxy_process(upstream: str) -> Iterator[tuple[str, int]]:
+def proxy_process(upstream: str, *options: str) -> Iterator[tuple[str, int]]:
     args = [
         sys.executable,
         "-m",
@@ -55,6 +61,7 @@ def proxy_process(upstream: str) -> Iterator[tuple[str, int]]:
         "0",
         "--upstream",
         upstream,
+        *options,
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -80,6 +87,79 @@ def timed(url: str, bodies: list[bytes], concurrency: int, items: int) -> tuple[
     return latencies, len(bodies) / (time.perf_counter() - started)
 
 
+def breakdown(args: argparse.Namespace) -> int:
+    """Where the proxy's CPU goes, per exchange: the proxy runs in this process (its
+    event loop in one thread, timed by that thread's CPU clock), its validator's
+    entry points timed the same way; the server and the load generator
+    (``bench/server_throughput.py --url``) are processes of their own."""
+    import threading
+
+    from amlyze_contracts.proxy.exchange import ExchangeValidator
+    from amlyze_contracts.proxy.server import Options, running
+
+    spent: dict[str, float] = {"request": 0.0, "prepare": 0.0, "response": 0.0}
+
+    def timed_call(part: str, method: Callable[..., _T]) -> Callable[..., _T]:
+        def call(*a: Any, **k: Any) -> _T:
+            started = time.thread_time()
+            try:
+                return method(*a, **k)
+            finally:
+                spent[part] += time.thread_time() - started
+
+        return call
+
+    validator = ExchangeValidator()
+    validator.request = timed_call("request", validator.request)  # type: ignore[method-assign]
+    validator.request_value = timed_call("prepare", validator.request_value)  # type: ignore[method-assign]
+    validator.response = timed_call("response", validator.response)  # type: ignore[method-assign]
+
+    def client(url: str, requests: int) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.server_throughput", "--url", url, "--warmup", "0",
+             "--requests", str(requests), "--items", str(args.items),
+             "--concurrency", str(args.concurrency)],
+            capture_output=True, text=True, check=True, timeout=600,
+        )  # fmt: skip
+        result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+        return result
+
+    requests = args.rounds * args.requests
+    with (
+        server_process(None) as direct,
+        running(Options(upstream=direct), validator=validator) as (proxied, stats),
+    ):
+        [thread] = [t for t in threading.enumerate() if t.name == "amlyze-proxy"]
+        assert thread.ident is not None
+        clock = time.pthread_getcpuclockid(thread.ident)
+        client(proxied, args.warmup)
+        for part in spent:
+            spent[part] = 0.0
+        before = time.clock_gettime(clock)
+        result = client(proxied, requests)
+        total = time.clock_gettime(clock) - before
+        assert stats.errors == 0, "the benchmark's traffic must be valid"
+    rows = [
+        ("request validation (`validate_request`; off the latency path)", spent["request"]),
+        ("the request parsed once, for both validations (off the path)", spent["prepare"]),
+        ("response validation (`validate_response(..., request=...)`)", spent["response"]),
+        ("forwarding: HTTP, sockets, asyncio, counting", total - sum(spent.values())),
+        ("total (the proxy thread's CPU clock)", total),
+    ]
+    print(
+        f"\nproxy CPU per exchange, in-process: {requests} exchanges of {args.items}-item "
+        f"batchAccounts, {args.concurrency} connections (proxied p50 {result['p50_ms']} ms)\n"
+    )
+    print("| part | CPU per exchange |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds / requests * 1000:.3f} ms |")
+    print(json.dumps({"benchmark": "proxy_breakdown", "exchanges": requests,
+                      **{k: round(v / requests * 1000, 4) for k, v in spent.items()},
+                      "total_ms": round(total / requests * 1000, 4)}))  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -87,13 +167,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--har", action="store_true", help="the proxy records a HAR file")
+    parser.add_argument(
+        "--enforce", action="store_true", help="the proxy validates requests first (--enforce)"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead: the proxy in this process, its CPU per exchange split by part",
+    )
     args = parser.parse_args(argv)
+    if args.breakdown:
+        return breakdown(args)
 
     per_run = args.requests
     bodies = make_bodies(2 * args.warmup + 2 * args.rounds * per_run, args.items)
     rows: list[dict[str, float]] = []
     proxy_cpu = 0.0
-    with server_process(None) as direct, proxy_process(direct) as (proxied, pid):
+    options = ["--enforce"] if args.enforce else []
+    shown = [*options, *(["--har FILE"] if args.har else [])]
+    with contextlib.ExitStack() as stack:
+        if args.har:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            options += ["--har", os.path.join(folder, "bench.har")]
+        direct = stack.enter_context(server_process(None))
+        proxied, pid = stack.enter_context(proxy_process(direct, *options))
         for url in (direct, proxied):  # warm both paths (imports, compiled rules)
             timed(url, [bodies.pop() for _ in range(args.warmup)], args.concurrency, args.items)
         for round_ in range(args.rounds):
@@ -121,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print(
-        f"\n100-item batchAccounts, {args.concurrency} connections, {per_run} requests per "
-        f"contender and round, {args.rounds} interleaved rounds\n"
+        f"\n{args.items}-item batchAccounts, {args.concurrency} connections, {per_run} requests "
+        f"per contender and round, {args.rounds} interleaved rounds, proxy options: "
+        f"{' '.join(shown) or '(defaults)'}\n"
     )
     print(
         "| round | direct p50 ms | proxy p50 ms | added ms | direct req/s | proxy req/s | ratio |"

@@ -31,6 +31,12 @@ def _run(*args: str) -> tuple[int, str]:
         (["--upstream", "http://h", "--port", "70000"], "--port 70000: not a TCP port"),
         (["--upstream", "http://h", "--max-validate-bytes", "0"], "must be more than 0"),
         (["--upstream", "http://h", "--timeout", "x"], "not a number: 'x'"),
+        # Loaded as `validate` loads them, with its messages.
+        (["--upstream", "http://h", "--revision", "2099-01-01"], "unknown revision '2099-01-01'"),
+        (["--upstream", "http://h", "--severity", "no.such-rule=off"], "unknown rule"),
+        (["--upstream", "http://h", "--severity", "accounts.bic-format"], "expected RULE="),
+        (["--upstream", "http://h", "--rules", "/nonexistent/r.yaml"], "no such rule file"),
+        (["--upstream", "http://h", "--classifiers", "/nonexistent/c.json"], "cannot read"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args: list[str], message: str) -> None:

@@ -10,7 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from ..domain import EXIT_OK, EXIT_VIOLATIONS
+from .options import add_revision_option, fail
+from .validate_cmd import add_rule_options
 
 PROG = "amlyze-contracts proxy"
 
@@ -75,11 +77,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="exchanges handled at once; more wait (default: %(default)s)",
     )
+    judged = parser.add_argument_group(
+        "how exchanges are judged (as in validate; --revision picks the routes too)"
+    )
+    add_revision_option(judged)
+    add_rule_options(judged)
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail(PROG, message)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from ..proxy.http import Upstream
     from ..proxy.server import Log, Options
     from ..proxy.server import run as serve
+    from .options import UsageError, resolve_revision
+    from .validate_cmd import Checker, ConfigError, rule_settings
 
     for flag, url in (("--upstream", args.upstream), ("--brm-upstream", args.brm_upstream)):
         if url is not None:
@@ -96,6 +104,16 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(f"{flag}: {exc}")
     if not 0 <= args.port <= 65535:
         return _fail(f"--port {args.port}: not a TCP port")
+    try:
+        # Rules, severities, classifiers and the revision's documents, loaded as
+        # `validate` loads them (same messages for a bad file or an unknown revision).
+        revision = None if args.revision is None else resolve_revision(args.revision)
+        checker = Checker(rule_settings(args))
+    except (UsageError, ConfigError) as exc:
+        return _fail(str(exc))
+    validator = ExchangeValidator(
+        rules=checker.ruleset, classifiers=checker.classifiers, specs=checker.specs
+    )
     options = Options(
         upstream=args.upstream,
         brm_upstream=args.brm_upstream,
@@ -105,18 +123,19 @@ def run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         har=args.har,
         log_format=args.log_format,
+        revision=revision,
     )
     stream: TextIO = sys.stderr
     try:
         if args.log:
             stream = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 - closed below
-        validator = ExchangeValidator()
     except OSError as exc:
         return _fail(f"--log {args.log}: {exc.strerror or exc}")
 
     def announce(url: str) -> None:
         brm = f" (BRM: {args.brm_upstream})" if args.brm_upstream else ""
-        print(f"proxying on {url} -> {args.upstream}{brm}", flush=True)
+        judged = f", judged under revision {revision.name}" if revision else ""
+        print(f"proxying on {url} -> {args.upstream}{brm}{judged}", flush=True)
 
     log = Log(stream, args.log_format)
     try:

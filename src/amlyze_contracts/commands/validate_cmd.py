@@ -89,25 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="validate the exchanges recorded in a HAR file (repeatable)",
     )
     rules = parser.add_argument_group("rules")
-    rules.add_argument(
-        "--rules", action="append", default=[], metavar="FILE", help="extra rule file (repeatable)"
-    )
-    rules.add_argument(
-        "--severity",
-        action="append",
-        default=[],
-        metavar="RULE=LEVEL",
-        help="set a rule's severity: off, warning or error (repeatable)",
-    )
-    source = rules.add_mutually_exclusive_group()
-    source.add_argument(
-        "--classifiers", metavar="FILE", help="classifier snapshot (JSON) for x-dynamic-enum fields"
-    )
-    source.add_argument(
-        "--classifiers-url",
-        metavar="URL",
-        help="fetch the classifiers once from GET URL/classifier/{name}",
-    )
+    add_rule_options(rules)
     rules.add_argument(
         "--warnings-as-errors", action="store_true", help="exit 1 on warnings as well"
     )
@@ -127,6 +109,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="check files in N processes (0: one per CPU)",
+    )
+
+
+def add_rule_options(rules: argparse._ArgumentGroup) -> None:
+    """--rules, --severity, --classifiers / --classifiers-url: shared with ``proxy``
+    (read back by :func:`rule_settings`)."""
+    rules.add_argument(
+        "--rules", action="append", default=[], metavar="FILE", help="extra rule file (repeatable)"
+    )
+    rules.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        metavar="RULE=LEVEL",
+        help="set a rule's severity: off, warning or error (repeatable)",
+    )
+    source = rules.add_mutually_exclusive_group()
+    source.add_argument(
+        "--classifiers", metavar="FILE", help="classifier snapshot (JSON) for x-dynamic-enum fields"
+    )
+    source.add_argument(
+        "--classifiers-url",
+        metavar="URL",
+        help="fetch the classifiers once from GET URL/classifier/{name}",
     )
 
 
@@ -422,16 +428,23 @@ def _classifiers(args: argparse.Namespace) -> tuple[tuple[str, tuple[str, ...]],
     return tuple(sorted((name, tuple(sorted(codes))) for name, codes in loaded.items()))
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    if (args.item or args.response is not None) and not args.operation:
-        flag = "--item" if args.item else "--response"
-        raise ConfigError(f"{flag} needs --operation OPERATION_ID")
+def rule_settings(args: argparse.Namespace) -> Settings:
+    """The options of :func:`add_rule_options`, and ``--revision``, as Settings."""
     return Settings(
         rule_files=tuple(args.rules),
         severities=_severities(args.severity),
         classifiers=_classifiers(args),
-        spec=args.spec,
         revision=args.revision,
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    if (args.item or args.response is not None) and not args.operation:
+        flag = "--item" if args.item else "--response"
+        raise ConfigError(f"{flag} needs --operation OPERATION_ID")
+    return msgspec.structs.replace(
+        rule_settings(args),
+        spec=args.spec,
         operation=args.operation,
         item=args.item,
         response=args.response,

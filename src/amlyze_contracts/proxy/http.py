@@ -50,11 +50,18 @@ class Head:
 
     start: tuple[str, str, str]
     headers: Headers
+    _index: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, name: str) -> str | None:
-        name = name.lower()
-        found = [v for k, v in self.headers if k.lower() == name]
-        return ", ".join(found) if found else None
+        """A header's value (repeated ones joined with ", "), any case of the name."""
+        index = self._index
+        if index is None:
+            # Built on first use: a head is asked for about ten headers on its way through.
+            index = self._index = {}
+            for key, value in self.headers:
+                key = key.lower()
+                index[key] = f"{index[key]}, {value}" if key in index else value
+        return index.get(name.lower())
 
     def tokens(self, name: str) -> set[str]:
         value = self.get(name) or ""
