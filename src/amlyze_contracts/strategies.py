@@ -37,7 +37,7 @@ from . import extras
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-    from .contract.generate import ItemModel
+    from .contract.generate import ItemModel, Target
 
 __all__ = ["DEFAULT_MAX_ITEMS", "bodies", "breakable", "breaking", "items"]
 
@@ -115,12 +115,10 @@ def breaking(
     ``ValueError`` naming the rules that can be broken."""
     from hypothesis import strategies as st
 
-    from .contract.generate import KNOWN_CUSTOMER
-
     if operation_id is None:
         operation_id = _first_operation(rule_id, revision)
     model = _model(operation_id, revision, classifiers, customers)
-    targets = [t for t in model.targets() if t.rule == rule_id and t.rule != KNOWN_CUSTOMER]
+    targets = [t for t in _targets(model) if t.rule == rule_id]
     if not targets:
         raise ValueError(
             f"{_unknown(rule_id)}; {operation_id} bodies can break: {', '.join(_breakable(model))}"
@@ -219,10 +217,25 @@ def _cached_model(
     return ItemModel(operation_id, knowledge(snapshot, people), spec)
 
 
-def _breakable(model: ItemModel) -> list[str]:
+def _targets(model: ItemModel) -> list[Target]:
+    """The suite's targets a body can break alone under the model's classifier
+    snapshot (a classifier rule needs its classifier in it; known data is no rule)."""
     from .contract.generate import KNOWN_CUSTOMER
 
-    found = {t.rule for t in model.targets()} - {KNOWN_CUSTOMER}
+    snapshot = model.knowledge.classifiers
+    by_id = model.knowledge.ruleset.by_id
+
+    def usable(target: Target) -> bool:
+        if target.rule == "common.classifier":
+            return bool(model.classifier_codes(target.member or ""))
+        classifier = by_id[target.rule].classifier if target.rule in by_id else None
+        return target.rule != KNOWN_CUSTOMER and (classifier is None or classifier in snapshot)
+
+    return [t for t in model.targets() if usable(t)]
+
+
+def _breakable(model: ItemModel) -> list[str]:
+    found = {t.rule for t in _targets(model)}
     return [r for r in _catalogue_order() if r in found]
 
 

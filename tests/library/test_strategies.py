@@ -184,6 +184,20 @@ def test_bad_arguments_fail_when_the_strategy_is_built() -> None:
         strategies.bodies("createAccount", 2, 3, revision="latest")
     with pytest.raises(ValueError, match="min_items <= max_items"):
         strategies.bodies("batchAccounts", 3, 2)
+    # A classifier rule needs its classifier in the snapshot the bodies are made for.
+    with pytest.raises(ValueError, match="batchAccounts bodies can break: schema"):
+        strategies.breaking("common.currency-code", "batchAccounts", classifiers={})
+    only_currency = {"currency": FIXTURE_CLASSIFIERS["currency"]}
+    with pytest.raises(ValueError, match=r"no body can break common\.classifier alone"):
+        strategies.breaking("common.classifier", "batchAccounts", classifiers=only_currency)
+
+    @settings(max_examples=5)
+    @given(strategies.breaking("common.currency-code", classifiers=only_currency))
+    def breaks_it_under_that_snapshot(body: dict[str, Any]) -> None:
+        report = validate_request("batchAccounts", body, classifiers=only_currency)
+        assert {v.rule for v in report.errors} == {"common.currency-code"}
+
+    breaks_it_under_that_snapshot()
     with pytest.raises(ValueError, match="run_id must be 1 to 16 of"):
         strategies.items("batchAccounts", run_id="run id with spaces")
 
