@@ -59,9 +59,9 @@ def items(
 ) -> SearchStrategy[dict[str, Any]]:
     """One item of a batch operation (or a single operation's whole body), valid under
     every error rule."""
+    model = _model(operation_id, revision, classifiers, customers)  # the extra first
     from .contract.generate import positive_items
 
-    model = _model(operation_id, revision, classifiers, customers)
     return positive_items(model).map(_realizer(run_id))
 
 
@@ -113,11 +113,11 @@ def breaking(
     order: batchAccounts for the account rules) whose bodies can break the rule.
     An unknown rule, or one no body of the operation can break alone, is a
     ``ValueError`` naming the rules that can be broken."""
-    from hypothesis import strategies as st
-
     if operation_id is None:
         operation_id = _first_operation(rule_id, revision)
-    model = _model(operation_id, revision, classifiers, customers)
+    model = _model(operation_id, revision, classifiers, customers)  # the extra first
+    from hypothesis import strategies as st
+
     targets = [t for t in _targets(model) if t.rule == rule_id]
     if not targets:
         raise ValueError(

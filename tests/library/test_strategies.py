@@ -5,6 +5,7 @@ per draw; the import stays cheap."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -242,12 +243,20 @@ def test_without_hypothesis_building_a_strategy_is_one_line(
         "find_spec",
         lambda name, *a: None if name == "hypothesis" else real(name, *a),
     )
-    with pytest.raises(MissingExtra) as caught:
-        strategies.bodies("batchAccounts")
-    assert str(caught.value) == (
-        "amlyze_contracts.strategies needs the 'contract' extra (hypothesis is not installed): "
-        "pip install 'amlyze-contracts[contract]'"
-    )
+    # Hypothesis really absent: anything importing it would fail before the message.
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    for build in (
+        lambda: strategies.items("batchAccounts"),
+        lambda: strategies.bodies("createAccount", revision="latest"),
+        lambda: strategies.breaking("schema.required"),
+        lambda: strategies.breakable(),
+    ):
+        with pytest.raises(MissingExtra) as caught:
+            build()
+        assert str(caught.value) == (
+            "amlyze_contracts.strategies needs the 'contract' extra (hypothesis is not "
+            "installed): pip install 'amlyze-contracts[contract]'"
+        )
 
 
 def test_importing_the_strategies_module_imports_no_generator() -> None:
