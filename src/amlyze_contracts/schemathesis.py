@@ -128,11 +128,7 @@ def load_schema(
             )
         specs = [load(path)]
     else:
-        specs = [
-            load(path)
-            for op, path in dict.fromkeys(rev.documents.items())
-            if op != _brm_operation()
-        ]
+        specs = [load(path) for op, path in rev.documents.items() if op != _brm_operation()]
     document = _merge(list(dict.fromkeys(specs)))
     document[REVISION_KEY] = rev.name
     # The suite's choice: Schemathesis's checks that agree with the contract, and ours;
