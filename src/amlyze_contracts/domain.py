@@ -17,6 +17,10 @@ BATCH_ACCOUNTS: Final = "batchAccounts"
 BATCH_ACCOUNT_BALANCES: Final = "registerBatchAccountBalances"
 ACCUMULATED_BALANCE: Final = "retrieveAccumulatedBalance"  # the Oracle BRM read
 OPERATIONS: Final = (BATCH_ACCOUNTS, BATCH_ACCOUNT_BALANCES, ACCUMULATED_BALANCE)
+# The account flow the vendor's revisions add (specs/revisions.yaml).
+VALIDATE_BATCH_ACCOUNTS: Final = "validateBatchAccounts"  # the batch checked, nothing saved
+CREATE_ACCOUNT: Final = "createAccount"  # one account
+REGISTER_ACCOUNT_BALANCE: Final = "registerAccountBalance"  # one balance
 
 # ------------------------------------------------------------------ batch results
 

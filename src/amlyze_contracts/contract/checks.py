@@ -32,11 +32,17 @@ from ..domain import ACCEPTED, ACCUMULATED_BALANCE, ECHOED_IDENTIFIERS, REJECTED
 from ..engine.api import validate_response
 from ..violations import Violation
 from .client import Received, Sent
+from .config import SINGLE_OPERATIONS, operation_of
 
-BATCH, BRM = "batch", "brm"
-BOTH = frozenset({BATCH, BRM})
+# What a request's operation is: a batch, the BRM read, or a single item (one
+# account, one balance: judged as a batch of one by the item rules).
+BATCH, BRM, SINGLE = "batch", "brm", "single"
+BOTH = frozenset({BATCH, BRM, SINGLE})  # every kind
 _BATCH_ONLY, _BRM_ONLY = frozenset({BATCH}), frozenset({BRM})
+_ITEMS = frozenset({BATCH, SINGLE})  # the item rules: a batch's items, or the one item
+_SINGLE_ONLY = frozenset({SINGLE})
 _BATCH_W: dict[str, Any] = {"kinds": _BATCH_ONLY, "writes": True}
+_ITEMS_W: dict[str, Any] = {"kinds": _ITEMS, "writes": True}
 
 # ------------------------------------------------------------------ the registry
 
@@ -107,16 +113,25 @@ INVALID_ACCEPTED = Rule(
     "batch.invalid-item-accepted",
     "an item breaking an error rule (or the known data) is never accepted; "
     "an input.* item accepted is a warning",
-    kinds=_BATCH_ONLY,
-    writes=True,
+    **_ITEMS_W,
     may_warn=True,
 )
 VALID_REJECTED = Rule(
     "batch.valid-item-rejected",
     "a valid item with known data is accepted; an interop value rejected is a warning",
-    kinds=_BATCH_ONLY,
-    writes=True,
+    **_ITEMS_W,
     may_warn=True,
+)
+REJECTION_CODE = Rule(
+    "batch.rejection-code",
+    "a rejection carries the rule's vendor code",
+    severity="warning",
+    **_ITEMS_W,
+)
+REUSE = Rule(
+    "batch.communication-number-reuse",
+    "a reused communicationNumber is rejected with O005",
+    **_ITEMS_W,
 )
 NOT_FOUND = Rule(
     "brm.not-found",
@@ -176,16 +191,24 @@ def hygiene_only(violations: Iterable[Violation], item: Any, required: Iterable[
 
 
 def item_expectations(
-    operation_id: str, errors: Iterable[Violation], items: Sequence[Any]
+    operation_id: str,
+    errors: Iterable[Violation],
+    items: Sequence[Any],
+    revision: str | None = None,
 ) -> dict[int, ItemExpect]:
     """Which items of a generated batch must be rejected, from the validator's errors
     (empty when an error lies outside every item: the whole body is invalid, and any
-    answer but acceptance is judged by the other checks)."""
-    from ..specs import operation
-
-    batch = operation(operation_id).batch_item
+    answer but acceptance is judged by the other checks). For a single operation,
+    ``items`` is the one body: item 0."""
+    op = operation_of(operation_id, revision)
+    batch = op.batch_item
     if batch is None:
-        return {}
+        found = list(errors)
+        schema = op.request_schema or {}
+        if operation_id not in SINGLE_OPERATIONS or not found or len(items) != 1:
+            return {}
+        soft = hygiene_only(found, items[0], schema.get("required") or ())
+        return {0: ItemExpect(found[0].rule, soft=soft)}
     key, schema = batch
     prefix = f"/{key}/"
     per_item: dict[int, list[Violation]] = {}
@@ -226,7 +249,10 @@ class Case:
     valid_items: frozenset[int] = frozenset()
     invalid_items: Mapping[int, ItemExpect] = field(default_factory=dict)
     reused_items: frozenset[int] = frozenset()
-    item_key: str | None = None
+    # Items whose communicationNumber was sent before only to validate-batch-accounts,
+    # which saves nothing: they must be accepted (batch.validate-saves-nothing).
+    free_items: frozenset[int] = frozenset()
+    item_key: str | None = None  # the batch's item array (None: a single item's body)
 
     @property
     def documented(self) -> bool:
@@ -235,7 +261,9 @@ class Case:
 
     @property
     def kind(self) -> str:
-        return BRM if self.operation_id == ACCUMULATED_BALANCE else BATCH
+        if self.operation_id == ACCUMULATED_BALANCE:
+            return BRM
+        return SINGLE if self.operation_id in SINGLE_OPERATIONS else BATCH
 
     def items(self) -> list[Any]:
         request = self.request
@@ -246,6 +274,8 @@ class Case:
                 request = orjson.loads(request)
             except orjson.JSONDecodeError:
                 return []
+        if self.kind == SINGLE:
+            return [request] if isinstance(request, dict) else []
         if isinstance(request, dict) and self.item_key:
             items = request.get(self.item_key)
             return items if isinstance(items, list) else []
@@ -254,9 +284,11 @@ class Case:
 
 @dataclass(frozen=True)
 class Context:
-    """What checks may need beyond the exchange."""
+    """What checks may need beyond the exchange: the body limit, and the vendor
+    revision whose documents judge the answers (None: the default revision)."""
 
     max_response_bytes: int = 8 * 1024 * 1024
+    revision: str | None = None
 
 
 # ------------------------------------------------------------------ request classes
@@ -315,6 +347,26 @@ def _results(received: Received) -> list[Any] | None:
         return None
     results = body.get("results")
     return results if isinstance(results, list) else None
+
+
+def _item_result(case: Case, received: Received, index: int) -> dict[str, Any] | None:
+    """What the server said of item ``index``: its batch result (on 200), or, for a
+    single operation, the body itself when it carries a ``resultType`` (a 200, or the
+    400 rejection form)."""
+    if case.kind == SINGLE:
+        body = _json(received)
+        if index == 0 and received.status in (200, 400) and isinstance(body, dict):
+            return body if "resultType" in body else None
+        return None
+    results = _results(received)
+    return None if results is None else _result_for(case, results, index)
+
+
+def _item_judged(case: Case, received: Received) -> bool:
+    """An answer that says something per item: a batch's 200, a single operation's 200."""
+    if case.kind == SINGLE:
+        return received.status == 200 and isinstance(_json(received), dict)
+    return _results(received) is not None
 
 
 def _result_for(case: Case, results: list[Any], index: int) -> dict[str, Any] | None:
@@ -415,6 +467,7 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
         received.body,
         headers=received.headers,
         request=case.request,
+        revision=ctx.revision,
     )
     failures = [_from_violation(v) for v in report.violations]
     if not received.body and 200 <= received.status < 300:
@@ -471,7 +524,7 @@ def auth_required(ctx: Context, received: Received, case: Case) -> bool | None:
     Rule(
         "errors.malformed-json",
         "a non-JSON body, or one without the item array, gets 400",
-        kinds=_BATCH_ONLY,
+        kinds=_ITEMS,
     ),
     applies=_probe("malformed"),
 )
@@ -489,12 +542,11 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
     that breaks only an input rule may be read leniently: its acceptance warns."""
     if received.status == 400:
         return True  # the whole request refused: allowed
-    results = _results(received)
-    if results is None:
+    if not _item_judged(case, received):
         return None  # other checks speak for non-200 answers
     failures = []
     for index, expect in sorted(case.invalid_items.items()):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is not None and result.get("resultType") in ACCEPTED:
             why = f"item {index} breaks {expect.rule}" + (
                 f" (vendor code {expect.code})" if expect.code else ""
@@ -517,24 +569,22 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
 
 
 @check(
-    Rule(
-        "batch.rejection-code",
-        "a rejection carries the rule's vendor code",
-        severity="warning",
-        kinds=_BATCH_ONLY,
-        writes=True,
-    ),
+    REJECTION_CODE,
     applies=lambda case: _spec(case) and any(e.code for e in case.invalid_items.values()),
 )
 def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
-    results = _results(received)
-    if results is None:
+    """A rejected item's errorCode ends with the vendor code (a batch's per-item
+    result, or a single operation's 400 rejection body)."""
+    if case.kind == SINGLE:
+        if _item_result(case, received, 0) is None:
+            return None
+    elif _results(received) is None:
         return None
     failures = []
     for index, expect in sorted(case.invalid_items.items()):
         if not expect.code:
             continue
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is None or result.get("resultType") not in REJECTED:
             continue
         code = result.get("errorCode")
@@ -566,12 +616,11 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
             f"a batch of valid items got {received.status} instead of 200{note}",
             severity,
         )
-    results = _results(received)
-    if results is None:
+    if not _item_judged(case, received):
         return None
     failures = []
     for index in sorted(case.valid_items):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is not None and result.get("resultType") not in ACCEPTED:
             failures.append(
                 CheckFailure(
@@ -586,27 +635,29 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
     return True
 
 
-@check(
-    Rule(
-        "batch.communication-number-reuse",
-        "a reused communicationNumber is rejected with O005",
-        kinds=_BATCH_ONLY,
-        writes=True,
-    ),
-    applies=lambda case: _spec(case) and bool(case.reused_items),
-)
+@check(REUSE, applies=lambda case: _spec(case) and bool(case.reused_items))
 def communication_number_reuse(ctx: Context, received: Received, case: Case) -> bool | None:
-    if received.status != 200:
+    """A batch: a per-item O005 in a 200. A single item: its rejection (a 400, or a
+    200 with a rejected resultType) with O005."""
+    if case.kind == SINGLE:
+        if received.status in (401, 403) or not _answered(received):
+            return None
+        if _item_result(case, received, 0) is None:
+            raise CheckFailure(
+                REUSE.id,
+                f"a reused communicationNumber got {received.status} without a rejection "
+                "(resultType, errorCode O005)",
+            )
+    elif received.status != 200:
         raise CheckFailure(
-            "batch.communication-number-reuse",
+            REUSE.id,
             f"a batch with a reused communicationNumber got {received.status}, not a per-item O005",
         )
-    results = _results(received)
-    if results is None:
+    elif _results(received) is None:
         return None
     failures = []
     for index in sorted(case.reused_items):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is None:
             continue
         code = result.get("errorCode")
@@ -619,6 +670,88 @@ def communication_number_reuse(ctx: Context, received: Received, case: Case) -> 
             )
     if failures:
         raise CheckFailures(failures)
+    return True
+
+
+SAVES_NOTHING = Rule(
+    "batch.validate-saves-nothing",
+    "a communicationNumber (and account) sent only to validate-batch-accounts is still "
+    "free afterwards",
+    kinds=_ITEMS,
+    writes=True,
+)
+
+
+@check(SAVES_NOTHING, applies=lambda case: _spec(case) and bool(case.free_items))
+def validate_saves_nothing(ctx: Context, received: Received, case: Case) -> bool | None:
+    """validate-batch-accounts checks a batch and saves nothing: an item made of a
+    validated item's identifiers (communicationNumber, accountExtId) is accepted
+    afterwards, by validate-batch-accounts again, batch-accounts or createAccount."""
+    if received.status in (401, 403) or not _answered(received):
+        return None
+    why = "was sent before only to validate-batch-accounts (which saves nothing)"
+    if received.status != 200:
+        raise CheckFailure(
+            SAVES_NOTHING.id,
+            f"an item whose communicationNumber {why} got {received.status}",
+        )
+    if not _item_judged(case, received):
+        return None
+    failures = []
+    for index in sorted(case.free_items):
+        result = _item_result(case, received, index)
+        if result is not None and result.get("resultType") not in ACCEPTED:
+            failures.append(
+                CheckFailure(
+                    SAVES_NOTHING.id,
+                    f"item {index}'s communicationNumber {why}, yet it got {_describe(result)}: "
+                    f"{result.get('errorDescription')!r}",
+                )
+            )
+    if failures:
+        raise CheckFailures(failures)
+    return True
+
+
+RESULT_SHAPE = Rule(
+    "single.result-shape",
+    "a single operation's 200 carries an accepted resultType and no errorCode, or a "
+    "rejected one with errorCode and errorDescription; its 400 rejection carries a "
+    "rejected resultType, errorCode and errorDescription",
+    kinds=_SINGLE_ONLY,
+    writes=True,
+)
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+@check(RESULT_SHAPE, applies=lambda case: judged_against_spec(case) and case.kind == SINGLE)
+def single_result_shape(ctx: Context, received: Received, case: Case) -> bool | None:
+    """The answer to one account or balance (E39): what batch.result-type-values and
+    batch.rejection-has-error say of a batch result, said of the body. A 400 without
+    a resultType is Spring's own body for an unreadable request (response.schema
+    judges it)."""
+    body = _json(received)
+    if received.status not in (200, 400) or not isinstance(body, dict):
+        return None
+    kind = body.get("resultType")
+    if received.status == 400 and "resultType" not in body:
+        return True
+    problem = None
+    if received.status == 400 and kind not in REJECTED:
+        problem = f"a 400 rejection with resultType {kind!r} (expected REQUEST_REJECTED or ERROR)"
+    elif kind in ACCEPTED and body.get("errorCode") not in (None, ""):
+        problem = f"an accepted answer ({kind!r}) carries errorCode {body.get('errorCode')!r}"
+    elif kind in REJECTED and not (
+        _filled(body.get("errorCode")) and _filled(body.get("errorDescription"))
+    ):
+        problem = f"a rejection ({received.status}, {kind!r}) without a non-empty errorCode and errorDescription"
+    elif kind not in ACCEPTED | REJECTED:
+        problem = f"resultType {kind!r}; accepted values are REQUEST_ACCEPTED, REQUEST_REJECTED, OK, ERROR"
+    if problem:
+        raise CheckFailure(RESULT_SHAPE.id, problem)
     return True
 
 
@@ -716,5 +849,5 @@ def _ordered_rules() -> Iterable[Rule]:
 
 def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
     """The server rules checked for one operation (the pytest plugin's test ids)."""
-    kind = BRM if operation_id == ACCUMULATED_BALANCE else BATCH
+    kind = Case(operation_id, "", Sent("GET", "", {})).kind
     return [r.id for r in _ordered_rules() if kind in r.kinds and not (read_only and r.writes)]

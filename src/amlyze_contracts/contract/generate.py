@@ -36,8 +36,9 @@ from ..catalogue import Rule, RuleSet, load_rules
 from ..conditions import Condition
 from ..engine.api import validate_request
 from ..formats import is_iban
-from ..specs import SCHEMA_NAME, operation
+from ..specs import SCHEMA_NAME
 from ..violations import Report
+from .config import operation_of
 
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "<remove>"})()
 # Members whose values must be unique per run (echoed, or remembered by the server).
@@ -155,22 +156,30 @@ def _instant(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class Knowledge:
-    """What generation may use: the rule set, classifiers, known customers."""
+    """What generation may use: the rule set, classifiers, known customers, and the
+    vendor revision whose documents define the items (None: the default revision)."""
 
     ruleset: RuleSet
     classifiers: Mapping[str, frozenset[str]]
     customers: tuple[str, ...]
+    revision: str | None = None
 
 
 class ItemModel:
-    """One batch operation's item schema, with the rules that apply to it."""
+    """One operation's item schema, with the rules that apply to it: a batch's item,
+    or the body of a single operation (one account, one balance); then ``item_key``
+    is None and a "batch" of items is sent one item at a time."""
 
     def __init__(self, operation_id: str, knowledge: Knowledge) -> None:
-        op = operation(operation_id)
-        batch = op.batch_item
-        assert batch is not None, f"{operation_id} is not a batch operation"
+        op = operation_of(operation_id, knowledge.revision)
         self.operation_id = operation_id
-        self.item_key, self.schema = batch
+        self.item_key: str | None = None
+        if op.batch_item is not None:
+            self.item_key, self.schema = op.batch_item
+        else:
+            schema = op.request_schema
+            assert schema is not None, f"{operation_id} has no request body"
+            self.schema = schema
         self.name: str = self.schema.get(SCHEMA_NAME, "")
         self.props: Mapping[str, Any] = self.schema.get("properties") or {}
         self.required: tuple[str, ...] = tuple(self.schema.get("required") or ())
@@ -198,10 +207,13 @@ class ItemModel:
     # -------------------------------------------------------------- validation
 
     def validate(self, items: list[Any]) -> Report:
+        """A batch of ``items`` (a single operation: its one item)."""
         return validate_request(
             self.operation_id,
-            {self.item_key: items},
+            {self.item_key: items} if self.item_key else items[0],
             classifiers=dict(self.knowledge.classifiers),
+            revision=self.knowledge.revision,
+            positions=False,
         )
 
     def errors_of(self, template: Any) -> tuple[set[str], Report]:
@@ -419,7 +431,7 @@ class Target:
         return f"{self.rule}" + (f" ({self.member})" if self.member else "")
 
 
-def expected_code(target: Target, report: Report, item_key: str) -> str | None:
+def expected_code(target: Target, report: Report, item_key: str | None) -> str | None:
     """The vendor code a rejection should carry: the target's, else the validator's."""
     if target.code:
         return target.code
@@ -478,7 +490,10 @@ class BatchTemplate:
 
 
 def positive_batches(model: ItemModel, max_items: int = 4) -> st.SearchStrategy[BatchTemplate]:
+    """1 to ``max_items`` valid items (warnings allowed); one for a single operation."""
     warned = model.warning_targets()
+    if model.item_key is None:
+        max_items = 1
 
     def one() -> st.SearchStrategy[dict[str, Any]]:
         variants: list[st.SearchStrategy[dict[str, Any]]] = [model.valid_items()]
@@ -494,9 +509,14 @@ def positive_batches(model: ItemModel, max_items: int = 4) -> st.SearchStrategy[
 
 
 def negative_batches(model: ItemModel, target: Target) -> st.SearchStrategy[BatchTemplate]:
+    """A broken item beside a valid one; for a single operation, the broken item alone."""
+
     @st.composite
     def build(draw: st.DrawFn) -> BatchTemplate:
         broken, report = draw(model.broken_items(target))
+        if model.item_key is None:
+            code = expected_code(target, report, None)
+            return BatchTemplate([broken], frozenset(), {0: (target.label, code)})
         sibling = draw(model.valid_items())
         first = draw(st.booleans())
         items = [broken, sibling] if first else [sibling, broken]
@@ -507,13 +527,17 @@ def negative_batches(model: ItemModel, target: Target) -> st.SearchStrategy[Batc
     return build()
 
 
-def knowledge(classifiers: Mapping[str, frozenset[str]], customers: tuple[str, ...]) -> Knowledge:
-    return Knowledge(load_rules(), dict(classifiers), customers)
+def knowledge(
+    classifiers: Mapping[str, frozenset[str]],
+    customers: tuple[str, ...],
+    revision: str | None = None,
+) -> Knowledge:
+    return Knowledge(load_rules(), dict(classifiers), customers, revision)
 
 
 def iter_models(operation_ids: tuple[str, ...], know: Knowledge) -> Iterator[ItemModel]:
     for op in operation_ids:
-        if operation(op).batch_item:
+        if operation_of(op, know.revision).batch_item:
             yield ItemModel(op, know)
 
 
