@@ -17,10 +17,11 @@ BATCH_ACCOUNTS: Final = "batchAccounts"
 BATCH_ACCOUNT_BALANCES: Final = "registerBatchAccountBalances"
 ACCUMULATED_BALANCE: Final = "retrieveAccumulatedBalance"  # the Oracle BRM read
 OPERATIONS: Final = (BATCH_ACCOUNTS, BATCH_ACCOUNT_BALANCES, ACCUMULATED_BALANCE)
-# The account flow the vendor's revisions add (specs/revisions.yaml).
-VALIDATE_BATCH_ACCOUNTS: Final = "validateBatchAccounts"  # the batch checked, nothing saved
-CREATE_ACCOUNT: Final = "createAccount"  # one account
-REGISTER_ACCOUNT_BALANCE: Final = "registerAccountBalance"  # one balance
+# The account flow's other operations, documented by the vendor revisions' pages
+# (specs/revisions.yaml), not by the seeds.
+CREATE_ACCOUNT: Final = "createAccount"
+VALIDATE_BATCH_ACCOUNTS: Final = "validateBatchAccounts"
+REGISTER_ACCOUNT_BALANCE: Final = "registerAccountBalance"
 
 # ------------------------------------------------------------------ batch results
 

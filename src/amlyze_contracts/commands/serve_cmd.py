@@ -49,15 +49,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "as a Spring Boot service behind nginx answers wherever the contract leaves room "
         "(default: %(default)s)",
     )
-    parser.add_argument("--list-bugs", action="store_true", help="list the bug catalogue and exit")
+    parser.add_argument(
+        "--revision",
+        metavar="DATE",
+        default=None,
+        help="implement the vendor's pages of this date, or latest: their methods, paths "
+        "and operations (default: 2024-11-04, the seeds; README: Vendor revisions)",
+    )
+    parser.add_argument(
+        "--list-bugs",
+        action="store_true",
+        help="list the bug catalogue and exit (with --revision: the bugs that show under it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..server import fixtures
-    from ..server.bugs import catalogue, unknown_bugs
+    from ..server.bugs import catalogue, pointless_bugs, unknown_bugs
+    from ..server.routes import revision_name
+    from ..specs import SpecError
 
+    try:
+        revision = revision_name(args.revision)
+    except SpecError as exc:
+        print(f"amlyze-contracts serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.list_bugs:
-        entries = catalogue()
+        entries = catalogue(revision if args.revision else None)
         width = max(map(len, entries))
         for name, description in entries.items():
             print(f"{name:<{width}}  {description}")
@@ -69,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    pointless = pointless_bugs(args.bugs, revision)
+    if pointless:
+        print(
+            f"amlyze-contracts serve: bug(s) {', '.join(pointless)} change nothing under "
+            f"revision {revision} (see --list-bugs --revision {revision})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if not 0 <= args.port <= 65535 or args.max_body < 0:
         print("amlyze-contracts serve: --port and --max-body must be in range", file=sys.stderr)
         return EXIT_USAGE
@@ -77,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(url: str) -> None:
         bugs = f" with bugs: {', '.join(args.bugs)}" if args.bugs else ""
-        profile = f" (profile {args.profile})" if args.profile != "default" else ""
+        details = [f"revision {revision}"] if args.revision else []
+        details += [f"profile {args.profile}"] if args.profile != "default" else []
+        shown = f" ({', '.join(details)})" if details else ""
         state = f", state in {args.state}" if args.state else ""
         # The token itself is never printed.
-        print(f"serving on {url}{profile}{bugs}{state}", flush=True)
+        print(f"serving on {url}{shown}{bugs}{state}", flush=True)
 
     try:
         serve(
@@ -92,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             max_body=args.max_body,
             announce=announce,
             profile=args.profile,
+            revision=revision,
         )
     except OSError as exc:
         print(

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from ..domain import BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
 from . import fixtures
-from .parts import BodyTooLarge, ClientGone, Parts, Receive, claim_of
+from .parts import BodyTooLarge, ClientGone, Parts, Receive
+from .routes import Route, revision_name, routes
 from .state import Rejection, StateStore, open_store
 
 Scope = MutableMapping[str, Any]
@@ -34,19 +34,6 @@ OFFLOAD_BYTES: Final = 512 * 1024
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRoute:
-    operation_id: str
-    method: str
-    item_key: str
-
-
-BATCH_ROUTES: Final[Mapping[str, BatchRoute]] = {
-    "/amlyze-ws-rest/batch-accounts": BatchRoute(BATCH_ACCOUNTS, "POST", "accounts"),
-    "/amlyze-ws-rest/batch-account-balances": BatchRoute(
-        BATCH_ACCOUNT_BALANCES, "PUT", "accountBalances"
-    ),
-}
 CLASSIFIER_PREFIX: Final = "/classifier/"
 BRM_PREFIX: Final = fixtures.BRM_BASE_PATH + "/"
 BRM_COLLECTION: Final = "accumulatedBalance"
@@ -77,7 +64,8 @@ def _elapsed_ms(started: int) -> int:
 
 
 class ReferenceServer:
-    """ASGI callable. ``close()`` (or the ASGI lifespan shutdown) closes the state."""
+    """ASGI callable. ``close()`` (or the ASGI lifespan shutdown) closes the state.
+    It serves the AMLYZE operations of one vendor revision (default ``2024-11-04``)."""
 
     def __init__(
         self,
@@ -86,11 +74,14 @@ class ReferenceServer:
         token: str,
         max_body: int = DEFAULT_MAX_BODY,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        revision: str | None = None,
     ) -> None:
         self.parts = parts
         self._token = token.encode()
         self.max_body = max_body
         self.body_timeout = body_timeout
+        self.revision = revision_name(revision)
+        self.routes: Mapping[str, Mapping[str, Route]] = routes(self.revision)
 
     def close(self) -> None:
         self.parts.store.close()
@@ -155,11 +146,12 @@ class ReferenceServer:
 
     async def _dispatch(self, scope: Scope, receive: Receive, path: str) -> Response:
         method: str = scope["method"]
-        route = BATCH_ROUTES.get(path)
-        if route is not None:
-            if method != route.method:
-                return self._method_not_allowed(path, route.method)
-            return await self._batch(scope, receive, path, route)
+        by_method = self.routes.get(path)
+        if by_method is not None:
+            route = by_method.get(method)
+            if route is None:
+                return self._method_not_allowed(path, ", ".join(by_method))
+            return await self._operation(scope, receive, path, route)
         if path.startswith(CLASSIFIER_PREFIX):
             return self._classifier(method, path)
         if path.startswith(BRM_PREFIX):
@@ -174,11 +166,9 @@ class ReferenceServer:
             return self._method_not_allowed(path, "GET")
         return Response(200, list(entries))
 
-    # --- AMLYZE batches -------------------------------------------------------------
+    # --- AMLYZE operations ----------------------------------------------------------
 
-    async def _batch(
-        self, scope: Scope, receive: Receive, path: str, route: BatchRoute
-    ) -> Response:
+    async def _operation(self, scope: Scope, receive: Receive, path: str, route: Route) -> Response:
         if not self.parts.authorize(_header(scope, b"authorization"), self._token):
             return self._unauthorized(path)
         length = _header(scope, b"content-length")
@@ -192,25 +182,40 @@ class ReferenceServer:
             return self._error(path, 413, "Request body too large")
         except TimeoutError:
             return self._error(path, 408, "Request body not received in time")
+        process = self._process_batch if route.item_key is not None else self._process_single
         if len(raw) > OFFLOAD_BYTES:
-            return await asyncio.to_thread(self._process_batch, path, route, raw)
-        return self._process_batch(path, route, raw)
+            return await asyncio.to_thread(process, path, route, raw)
+        return process(path, route, raw)
 
-    def _process_batch(self, path: str, route: BatchRoute, raw: bytes) -> Response:
+    def _decide(self, route: Route, raw: bytes, items: list[Any]) -> dict[int, Rejection]:
+        """Item index -> rejection, for items read from ``raw``: the rule set, the known
+        data, then the state store (which records the accepted ones unless a dry run)."""
+        parts = self.parts
+        rejections = parts.reject_items(parts.validate(route, raw), route.item_key, len(items))
+        state_op = route.state_operation
+        for i, item in enumerate(items):
+            known = None if i in rejections else parts.check_known_data(state_op, item)
+            if known is not None:
+                rejections[i] = known
+        claims = [parts.claim_of(route, item, i not in rejections) for i, item in enumerate(items)]
+        _merge(rejections, parts.store.claim(state_op, claims, record=route.saves))
+        return rejections
+
+    def _process_single(self, path: str, route: Route, raw: bytes) -> Response:
+        item = self.parts.parse_item(raw)
+        if item is None or self.parts.bind_batch(route, [item]) is not None:
+            return self._error(path, 400, "Malformed request body")
+        status, body = self.parts.single_answer(route, self._decide(route, raw, [item]).get(0))
+        return Response(status, body)
+
+    def _process_batch(self, path: str, route: Route, raw: bytes) -> Response:
         started = time.perf_counter_ns()
         parts = self.parts
+        assert route.item_key is not None
         items = parts.parse_batch(raw, route.item_key)
-        if items is None:
+        if items is None or parts.bind_batch(route, items) is not None:
             return self._error(path, 400, "Malformed request body")
-        op = route.operation_id
-        if parts.bind_batch(op, items) is not None:
-            return self._error(path, 400, "Malformed request body")
-        rejections = parts.reject_items(parts.validate(op, raw), route.item_key, len(items))
-        for i, item in enumerate(items):
-            if i not in rejections and (known := parts.check_known_data(op, item)) is not None:
-                rejections[i] = known
-        claims = [claim_of(op, item, i not in rejections) for i, item in enumerate(items)]
-        _merge(rejections, parts.store.claim(op, claims))
+        rejections = self._decide(route, raw, items)
         # Items are decided together; each reports its share of the batch's time.
         item_ms = _elapsed_ms(started) // max(1, len(items))
         results = [
@@ -285,6 +290,7 @@ def app(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     profile: str = "default",
+    revision: str | None = None,
 ) -> ServerApp:
     """The reference server's ASGI app.
 
@@ -292,21 +298,31 @@ def app(
     ownership across restarts (default: in memory). ``bugs``: names from
     ``BUGS`` to inject (see ``amlyze-contracts serve --list-bugs``). ``profile``:
     ``default``, or ``production`` (a Spring Boot deployment behind nginx, wherever
-    the contract leaves room; see ``server/production.py``).
+    the contract leaves room; see ``server/production.py``). ``revision``: the
+    vendor revision to implement, a date of ``specs/revisions.yaml`` or ``latest``
+    (default ``2024-11-04``; unknown: ``SpecError``). A bug that changes nothing
+    under the revision (``Bug.revisions``) is refused (ValueError).
     """
-    from .bugs import apply_bugs, unknown_bugs
+    from .bugs import apply_bugs, pointless_bugs, unknown_bugs
 
     bugs = list(bugs)
     if unknown := unknown_bugs(bugs):
         raise ValueError(f"unknown bug(s): {', '.join(unknown)}")
     if profile not in fixtures.PROFILES:
         raise ValueError(f"unknown profile {profile!r} (known: {', '.join(fixtures.PROFILES)})")
+    revision = revision_name(revision)
+    if pointless := pointless_bugs(bugs, revision):
+        raise ValueError(
+            f"bug(s) {', '.join(pointless)} change nothing under revision {revision} "
+            "(see Bug.revisions)"
+        )
     parts = Parts(store=store if store is not None else open_store(state))
+    settings: dict[str, Any] = {
+        "token": token, "max_body": max_body, "body_timeout": body_timeout, "revision": revision
+    }  # fmt: skip
     if profile == "production":
         from .production import Gateway, production_parts
 
         parts = apply_bugs(production_parts(parts), bugs)
-        inner = ReferenceServer(parts, token=token, max_body=max_body, body_timeout=body_timeout)
-        return Gateway(inner, parts, token)
-    parts = apply_bugs(parts, bugs)
-    return ReferenceServer(parts, token=token, max_body=max_body, body_timeout=body_timeout)
+        return Gateway(ReferenceServer(parts, **settings), parts, token)
+    return ReferenceServer(apply_bugs(parts, bugs), **settings)

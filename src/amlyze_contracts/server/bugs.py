@@ -3,6 +3,10 @@
 Each bug is one small, realistic deviation, made by replacing or wrapping exactly
 one of the server's ``Parts``; the correct implementations never see a bug flag.
 Used to prove that the contract suite catches what it claims to catch.
+
+A bug names the operations it is about (``Bug.operations``; empty: not one in
+particular) and knows the vendor revisions under which it changes what the server
+answers (``Bug.revisions``), so a mutation test runs each bug where it means something.
 """
 
 from __future__ import annotations
@@ -11,15 +15,26 @@ import dataclasses
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
 
-from ..domain import ECHOED_IDENTIFIERS
+from ..domain import (
+    CREATE_ACCOUNT,
+    ECHOED_IDENTIFIERS,
+    REGISTER_ACCOUNT_BALANCE,
+    VALIDATE_BATCH_ACCOUNTS,
+)
 from ..violations import Violation
 from . import parts as p
+from .routes import Route, route
 from .state import FOREIGN_ACCOUNT, REUSED, Claim, Rejection, StateStore
+
+if TYPE_CHECKING:
+    from ..revisions import Revision
+
+Condition = Callable[["Revision"], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +42,34 @@ class Bug:
     name: str
     description: str
     inject: Callable[[p.Parts], p.Parts]
+    operations: tuple[str, ...] = ()  # the operationIds it is about; () = none in particular
+    condition: Condition | None = None  # what else a revision needs for the bug to show
+
+    @property
+    def revisions(self) -> tuple[str, ...]:
+        """The revisions (dates) under which the bug changes the server's answers: those
+        whose documents define its operations and that meet its condition."""
+        from .. import revisions
+
+        return tuple(
+            name
+            for name, rev in revisions.table().revisions.items()
+            if all(op in rev.documents for op in self.operations)
+            and (self.condition is None or self.condition(rev))
+        )
 
 
 BUGS: dict[str, Bug] = {}
 
 
-def _bug(name: str, description: str) -> Callable[[Callable[[p.Parts], p.Parts]], None]:
+def _bug(
+    name: str,
+    description: str,
+    operations: tuple[str, ...] = (),
+    condition: Condition | None = None,
+) -> Callable[[Callable[[p.Parts], p.Parts]], None]:
     def register(inject: Callable[[p.Parts], p.Parts]) -> None:
-        BUGS[name] = Bug(name, description, inject)
+        BUGS[name] = Bug(name, description, inject, operations, condition)
 
     return register
 
@@ -49,6 +84,19 @@ def unknown_bugs(names: Iterable[str]) -> list[str]:
     return [name for name in names if name not in BUGS]
 
 
+def pointless_bugs(names: Iterable[str], revision: str) -> list[str]:
+    """The (known) bugs that change nothing under ``revision`` (a resolved date)."""
+    return [name for name in names if name in BUGS and revision not in BUGS[name].revisions]
+
+
+def bugs_for(revision: str) -> list[str]:
+    """The names of the bugs that show under ``revision`` (a date or ``latest``)."""
+    from .routes import revision_name
+
+    name = revision_name(revision)
+    return [bug for bug in sorted(BUGS) if name in BUGS[bug].revisions]
+
+
 def _replace(parts: p.Parts, **changes: Any) -> p.Parts:
     return dataclasses.replace(parts, **changes)
 
@@ -56,11 +104,17 @@ def _replace(parts: p.Parts, **changes: Any) -> p.Parts:
 # --- the rule set -----------------------------------------------------------------
 
 
-def _drop_rules(parts: p.Parts, rules: Collection[str]) -> p.Parts:
+def _drop_rules(
+    parts: p.Parts, rules: Collection[str], operations: Collection[str] | None = None
+) -> p.Parts:
+    """The rules are not applied (to ``operations`` only, when given)."""
     inner = parts.validate
 
-    def validate(operation_id: str, raw: bytes) -> Sequence[Violation]:
-        return [v for v in inner(operation_id, raw) if v.rule not in rules]
+    def validate(route: Route, raw: bytes) -> Sequence[Violation]:
+        found = inner(route, raw)
+        if operations is not None and route.operation_id not in operations:
+            return found
+        return [v for v in found if v.rule not in rules]
 
     return _replace(parts, validate=validate)
 
@@ -90,7 +144,7 @@ def _(parts: p.Parts) -> p.Parts:
     inner = parts.reject_items
 
     def reject_items(
-        violations: Sequence[Violation], item_key: str, count: int
+        violations: Sequence[Violation], item_key: str | None, count: int
     ) -> dict[int, Rejection]:
         as_errors = [msgspec.structs.replace(v, severity="error") for v in violations]
         return inner(as_errors, item_key, count)
@@ -129,33 +183,36 @@ def _(parts: p.Parts) -> p.Parts:
     return _replace(parts, check_known_data=lambda operation_id, item: None)
 
 
+# (inner store, operation, claims, record) -> decisions
+ClaimFn = Callable[[StateStore, str, Sequence[Claim], bool], list[Rejection | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class _StoreWrapper:
     """A store whose ``claim`` is replaced; ``close`` passes through."""
 
     inner: StateStore
-    claim_fn: Callable[[StateStore, str, Sequence[Claim]], list[Rejection | None]]
+    claim_fn: ClaimFn
 
-    def claim(self, operation_id: str, claims: Sequence[Claim]) -> list[Rejection | None]:
-        return self.claim_fn(self.inner, operation_id, claims)
+    def claim(
+        self, operation_id: str, claims: Sequence[Claim], *, record: bool = True
+    ) -> list[Rejection | None]:
+        return self.claim_fn(self.inner, operation_id, claims, record)
 
     def close(self) -> None:
         self.inner.close()
 
 
-def _wrap_store(
-    parts: p.Parts, claim: Callable[[StateStore, str, Sequence[Claim]], list[Rejection | None]]
-) -> p.Parts:
+def _wrap_store(parts: p.Parts, claim: ClaimFn) -> p.Parts:
     return _replace(parts, store=_StoreWrapper(parts.store, claim))
 
 
-def _ignoring(
-    rejection: Rejection,
-) -> Callable[[StateStore, str, Sequence[Claim]], list[Rejection | None]]:
+def _ignoring(rejection: Rejection) -> ClaimFn:
     def claim(
-        inner: StateStore, operation_id: str, claims: Sequence[Claim]
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
     ) -> list[Rejection | None]:
-        return [None if r == rejection else r for r in inner.claim(operation_id, claims)]
+        decided = inner.claim(operation_id, claims, record=record)
+        return [None if r == rejection else r for r in decided]
 
     return claim
 
@@ -176,7 +233,7 @@ def _(parts: p.Parts) -> p.Parts:
 )
 def _(parts: p.Parts) -> p.Parts:
     def claim(
-        inner: StateStore, operation_id: str, claims: Sequence[Claim]
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
     ) -> list[Rejection | None]:
         seen: set[str | None] = set()
         repeats: set[int] = set()
@@ -188,7 +245,7 @@ def _(parts: p.Parts) -> p.Parts:
             dataclasses.replace(c, eligible=False) if i in repeats else c
             for i, c in enumerate(claims)
         ]
-        return inner.claim(operation_id, firsts)
+        return inner.claim(operation_id, firsts, record=record)
 
     return _wrap_store(parts, claim)
 
@@ -199,12 +256,12 @@ def _(parts: p.Parts) -> p.Parts:
 )
 def _(parts: p.Parts) -> p.Parts:
     def claim(
-        inner: StateStore, operation_id: str, claims: Sequence[Claim]
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
     ) -> list[Rejection | None]:
         everything = [
             dataclasses.replace(c, eligible=c.communication_number is not None) for c in claims
         ]
-        return inner.claim(operation_id, everything)
+        return inner.claim(operation_id, everything, record=record)
 
     return _wrap_store(parts, claim)
 
@@ -215,12 +272,12 @@ def _(parts: p.Parts) -> p.Parts:
 )
 def _(parts: p.Parts) -> p.Parts:
     def claim(
-        inner: StateStore, operation_id: str, claims: Sequence[Claim]
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
     ) -> list[Rejection | None]:
         for c in claims:
             if c.communication_number is not None and len(c.communication_number) >= 255:
                 raise ValueError("value too long for type character varying(254)")
-        return inner.claim(operation_id, claims)
+        return inner.claim(operation_id, claims, record=record)
 
     return _wrap_store(parts, claim)
 
@@ -429,6 +486,113 @@ def _(parts: p.Parts) -> p.Parts:
     return _replace(parts, brm_version_supported=lambda version: True)
 
 
-def catalogue() -> Mapping[str, str]:
-    """name -> one-line description, sorted by name."""
-    return {name: BUGS[name].description for name in sorted(BUGS)}
+# --- the account flow's other operations (vendor revisions) -----------------------
+
+
+@_bug(
+    "validate-batch-saves",
+    "validate-batch-accounts saves what it validates: its communicationNumbers are then used",
+    (VALIDATE_BATCH_ACCOUNTS,),
+)
+def _(parts: p.Parts) -> p.Parts:
+    # The validating endpoint calls the service method that saves.
+    def claim(
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
+    ) -> list[Rejection | None]:
+        return inner.claim(operation_id, claims, record=True)
+
+    return _wrap_store(parts, claim)
+
+
+@_bug(
+    "validate-batch-misses-duplicates",
+    "validate-batch-accounts checks items one by one: a number used twice in the batch passes",
+    (VALIDATE_BATCH_ACCOUNTS,),
+)
+def _(parts: p.Parts) -> p.Parts:
+    # Without recording, nothing tells the second item that the first one took the number.
+    def claim(
+        inner: StateStore, operation_id: str, claims: Sequence[Claim], record: bool
+    ) -> list[Rejection | None]:
+        if record:
+            return inner.claim(operation_id, claims)
+        return [inner.claim(operation_id, [c], record=False)[0] for c in claims]
+
+    return _wrap_store(parts, claim)
+
+
+@_bug(
+    "single-account-skips-rule",
+    "createAccount accepts an external account without a bic (the batch rejects it, 005)",
+    (CREATE_ACCOUNT,),
+)
+def _(parts: p.Parts) -> p.Parts:
+    # The single endpoint's DTO has field annotations only, not the batch's cross-field check.
+    return _drop_rules(parts, {"accounts.bic-required-for-external"}, {CREATE_ACCOUNT})
+
+
+@_bug(
+    "single-account-error-body",
+    "createAccount's 400 for a rejected account carries no errorCode",
+    (CREATE_ACCOUNT,),
+)
+def _(parts: p.Parts) -> p.Parts:
+    inner = parts.single_answer
+
+    def single_answer(route: Route, rejection: Rejection | None) -> tuple[int, dict[str, Any]]:
+        status, body = inner(route, rejection)
+        if route.operation_id == CREATE_ACCOUNT:
+            body.pop("errorCode", None)
+        return status, body
+
+    return _replace(parts, single_answer=single_answer)
+
+
+@_bug(
+    "single-account-no-o005",
+    "createAccount neither checks nor records communicationNumbers: a reused one is accepted",
+    (CREATE_ACCOUNT,),
+)
+def _(parts: p.Parts) -> p.Parts:
+    inner = parts.claim_of
+
+    def claim_of(route: Route, item: Any, eligible: bool) -> Claim:
+        found = inner(route, item, eligible)
+        if route.operation_id != CREATE_ACCOUNT:
+            return found
+        return dataclasses.replace(found, communication_number=None)
+
+    return _replace(parts, claim_of=claim_of)
+
+
+def _single_balance_changed(revision: Revision) -> bool:
+    """The single balance's document differs from the default revision's."""
+    from .. import revisions
+
+    table = revisions.table()
+    seed = table.revisions[table.default].documents.get(REGISTER_ACCOUNT_BALANCE)
+    return revision.documents.get(REGISTER_ACCOUNT_BALANCE) != seed
+
+
+@_bug(
+    "single-balance-ignores-revision",
+    "the single balance is checked against the 2024-11-04 document whatever the revision "
+    "(updateAt required, balanceAt unknown)",
+    (REGISTER_ACCOUNT_BALANCE,),
+    _single_balance_changed,
+)
+def _(parts: p.Parts) -> p.Parts:
+    inner = parts.validate
+    seed = route(REGISTER_ACCOUNT_BALANCE)  # the default revision's
+
+    def validate(served: Route, raw: bytes) -> Sequence[Violation]:
+        return inner(seed if served.operation_id == REGISTER_ACCOUNT_BALANCE else served, raw)
+
+    return _replace(parts, validate=validate)
+
+
+def catalogue(revision: str | None = None) -> Mapping[str, str]:
+    """name -> one-line description, sorted by name (only the bugs that show under
+    ``revision``, when given)."""
+    names = bugs_for(revision) if revision is not None else sorted(BUGS)
+    return {name: BUGS[name].description for name in names}

@@ -7,8 +7,11 @@ positive checks, so the two can never disagree.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
+
+from ..domain import BATCH_ACCOUNT_BALANCES
 
 DEFAULT_TOKEN: Final = "dev-token"
 # Server profiles: the reference server as the contract describes it, and as a
@@ -189,17 +192,34 @@ def valid_account(
     return item
 
 
+@functools.lru_cache(maxsize=8)
+def balance_time_member(revision: str | None = None) -> str:
+    """The balance's timestamp member under a revision (``updateAt`` in 2024-11-04,
+    ``balanceAt`` later), read from the revision's balance document."""
+    from .routes import route  # reads the revision documents: only when asked
+
+    schema = route(BATCH_ACCOUNT_BALANCES, revision).item_schema
+    props = schema.get("properties") or {}
+    return next(
+        str(name)
+        for name, sub in props.items()
+        if isinstance(sub, dict) and sub.get("format") == "date-time"
+    )
+
+
 def valid_balance(
-    communication_number: str, account_ext_id: str, **overrides: Any
+    communication_number: str, account_ext_id: str, revision: str | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    """A `registerBatchAccountBalances` item this server accepts."""
+    """A `registerBatchAccountBalances` (and `registerAccountBalance`) item this server
+    accepts; ``revision`` names its timestamp member as that revision does."""
+    stamp = "updateAt" if revision is None else balance_time_member(revision)
     item: dict[str, Any] = {
         "communicationNumber": communication_number,
         "requester": "financial_institution",
         "balanceType": "DAILY_BALANCE",
         "accountExtId": account_ext_id,
         "businessUnit": "BU_1",
-        "updateAt": "2023-09-05T08:07:34.605Z",
+        stamp: "2023-09-05T08:07:34.605Z",
         "value": 1234.56,
     }
     item.update(overrides)

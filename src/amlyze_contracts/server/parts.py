@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from ..domain import UTF8_BOM as _BOM
 from ..violations import Violation
 from . import checks, fixtures
 from .state import Claim, Rejection, StateStore
+
+if TYPE_CHECKING:
+    from .routes import Route
 
 Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -87,7 +90,16 @@ def parse_batch(raw: bytes, item_key: str) -> list[Any] | None:
     return items if isinstance(items, list) else None
 
 
-def bind_batch(operation_id: str, items: list[Any]) -> str | None:
+def parse_item(raw: bytes) -> dict[str, Any] | None:
+    """A single operation's body (one item), or None when it is not a JSON object (400)."""
+    try:
+        body = orjson.loads(raw[3:] if raw.startswith(_BOM) else raw)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def bind_batch(route: Route, items: list[Any]) -> str | None:
     """Why the request as a whole cannot be read into the server's types (400), or
     None. The reference server binds nothing: it rejects bad items one by one."""
     return None
@@ -96,12 +108,13 @@ def bind_batch(operation_id: str, items: list[Any]) -> str | None:
 # --- item decisions ---------------------------------------------------------------
 
 
-def claim_of(operation_id: str, item: Any, eligible: bool) -> Claim:
-    """What an item would record in the state store."""
+def claim_of(route: Route, item: Any, eligible: bool) -> Claim:
+    """What an item would record in the state store (of the route's state operation)."""
     if not isinstance(item, dict):
         return Claim(None, None, None, eligible=False)
     number, account = item.get("communicationNumber"), item.get("accountExtId")
-    customer = item.get("businessEntityExtId") if operation_id == BATCH_ACCOUNTS else None
+    owned = route.state_operation == BATCH_ACCOUNTS
+    customer = item.get("businessEntityExtId") if owned else None
     return Claim(
         number if isinstance(number, str) else None,
         account if isinstance(account, str) else None,
@@ -127,6 +140,20 @@ def build_result(item: Any, rejection: Rejection | None, elapsed_ms: int) -> dic
 
 def assemble_batch(results: list[dict[str, Any]], total_ms: int) -> dict[str, Any]:
     return {"results": results, "timeElapsedMs": total_ms}
+
+
+def single_answer(route: Route, rejection: Rejection | None) -> tuple[int, dict[str, Any]]:
+    """A single operation's status and body: 200 with the page's ``resultType``, or 400
+    with ``resultType``, ``errorCode`` and ``errorDescription`` (no identifiers: the
+    client sent one item and knows them)."""
+    if rejection is None:
+        return 200, {"resultType": route.accepted_type}
+    body = {
+        "resultType": REJECTED,
+        "errorCode": rejection.code,
+        "errorDescription": rejection.description,
+    }
+    return 400, body
 
 
 # --- BRM --------------------------------------------------------------------------
@@ -215,14 +242,17 @@ class Parts:
     authorize: Callable[[bytes | None, bytes], bool] = authorize
     read_body: Callable[[Receive, int | None, int], Awaitable[bytes]] = read_body
     parse_batch: Callable[[bytes, str], list[Any] | None] = parse_batch
-    bind_batch: Callable[[str, list[Any]], str | None] = bind_batch
-    validate: Callable[[str, bytes], Sequence[Violation]] = checks.validate
-    reject_items: Callable[[Sequence[Violation], str, int], dict[int, Rejection]] = (
+    parse_item: Callable[[bytes], dict[str, Any] | None] = parse_item
+    bind_batch: Callable[[Route, list[Any]], str | None] = bind_batch
+    validate: Callable[[Route, bytes], Sequence[Violation]] = checks.validate
+    reject_items: Callable[[Sequence[Violation], str | None, int], dict[int, Rejection]] = (
         checks.reject_items
     )
     check_known_data: Callable[[str, Any], Rejection | None] = checks.check_known_data
+    claim_of: Callable[[Route, Any, bool], Claim] = claim_of
     build_result: Callable[[Any, Rejection | None, int], dict[str, Any]] = build_result
     assemble_batch: Callable[[list[dict[str, Any]], int], dict[str, Any]] = assemble_batch
+    single_answer: Callable[[Route, Rejection | None], tuple[int, dict[str, Any]]] = single_answer
     decode_brm_id: Callable[[str], str] = decode_brm_id
     brm_version_supported: Callable[[str], bool] = brm_version_supported
     brm_type: Callable[[str | None], str | None] = brm_type

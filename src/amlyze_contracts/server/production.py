@@ -34,7 +34,8 @@ from typing import Any, Final
 import orjson
 
 from . import fixtures
-from .parts import Message, Parts, Receive
+from .parts import Message, Parts, Receive, parse_batch, parse_item
+from .routes import Route
 
 Scope = MutableMapping[str, Any]
 
@@ -91,19 +92,16 @@ def offset_date_time(value: str) -> bool:
     return in_range and (off_h is None or (int(off_h) <= 18 and int(off_m) <= 59))
 
 
-def _item_schema(operation_id: str) -> tuple[Mapping[str, Any], frozenset[str]]:
-    from ..specs import operation
-
-    batch = operation(operation_id).batch_item
-    schema: Mapping[str, Any] = batch[1] if batch else {}
+def _item_schema(route: Route) -> tuple[Mapping[str, Any], frozenset[str]]:
+    schema = route.item_schema
     return schema.get("properties") or {}, frozenset(schema.get("required") or ())
 
 
-def read_leniently(operation_id: str, items: list[Any]) -> list[Any]:
+def read_leniently(route: Route, items: list[Any]) -> list[Any]:
     """Items as Jackson's default ``ObjectMapper`` sees them: ``null`` for an
     optional member is the member absent (duplicates were already resolved last-wins
     by the parser)."""
-    _, required = _item_schema(operation_id)
+    _, required = _item_schema(route)
     return [
         {k: v for k, v in item.items() if v is not None or k in required}
         if isinstance(item, dict)
@@ -127,11 +125,11 @@ def _binds(value: Any, schema: Mapping[str, Any]) -> bool:
     return not (schema.get("format") == "date-time" and not offset_date_time(value))
 
 
-def bind_batch(operation_id: str, items: list[Any]) -> str | None:
+def bind_batch(route: Route, items: list[Any]) -> str | None:
     """Jackson binding: a member whose value cannot become its Java type fails the
     whole request (Spring answers 400); unknown members are ignored."""
-    props, _ = _item_schema(operation_id)
-    for index, item in enumerate(read_leniently(operation_id, items)):
+    props, _ = _item_schema(route)
+    for index, item in enumerate(read_leniently(route, items)):
         if not isinstance(item, dict):
             return f"item {index}: not an object"
         for member, value in item.items():
@@ -145,16 +143,18 @@ def production_parts(parts: Parts) -> Parts:
     """The parts a Spring Boot deployment replaces (applied before any bug)."""
     inner_validate = parts.validate
 
-    def validate(operation_id: str, raw: bytes) -> Any:
+    def validate(route: Route, raw: bytes) -> Any:
         # Validate what the application actually sees: the body as Jackson read it.
-        from .parts import parse_batch
-
-        key = _item_key(operation_id)
+        key = route.item_key
+        if key is None:
+            item = parse_item(raw)
+            if item is None:
+                return inner_validate(route, raw)
+            return inner_validate(route, orjson.dumps(read_leniently(route, [item])[0]))
         items = parse_batch(raw, key)
         if items is None:
-            return inner_validate(operation_id, raw)
-        read = orjson.dumps({key: read_leniently(operation_id, items)})
-        return inner_validate(operation_id, read)
+            return inner_validate(route, raw)
+        return inner_validate(route, orjson.dumps({key: read_leniently(route, items)}))
 
     inner_render = parts.render
 
@@ -162,13 +162,6 @@ def production_parts(parts: Parts) -> Parts:
         return inner_render(body)[0], JSON_UTF8
 
     return dataclasses.replace(parts, validate=validate, bind_batch=bind_batch, render=render)
-
-
-def _item_key(operation_id: str) -> str:
-    from ..specs import operation
-
-    batch = operation(operation_id).batch_item
-    return batch[0] if batch else "items"
 
 
 # --- the layers in front ----------------------------------------------------------

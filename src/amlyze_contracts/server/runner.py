@@ -90,9 +90,11 @@ def running(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     host: str = "127.0.0.1",
     profile: str = "default",
+    revision: str | None = None,
 ) -> Generator[str, None, None]:
     """Run the reference server on a free loopback port in a background thread;
-    yields its base URL (``http://127.0.0.1:PORT``) and stops it on exit."""
+    yields its base URL (``http://127.0.0.1:PORT``) and stops it on exit.
+    ``revision``: the vendor revision it implements (a date or ``latest``; see ``app``)."""
     asgi = app(
         token=token,
         bugs=bugs,
@@ -100,6 +102,7 @@ def running(
         max_body=max_body,
         body_timeout=body_timeout,
         profile=profile,
+        revision=revision,
     )
     sock = bind(host, 0)
     server = _Server(_config(asgi))
@@ -131,9 +134,17 @@ def serve(
     max_body: int = DEFAULT_MAX_BODY,
     announce: Any = None,
     profile: str = "default",
+    revision: str | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; ``announce(url)`` once listening."""
-    asgi = app(token=token, bugs=bugs, state=state, max_body=max_body, profile=profile)
+    asgi = app(
+        token=token,
+        bugs=bugs,
+        state=state,
+        max_body=max_body,
+        profile=profile,
+        revision=revision,
+    )
     sock = bind(host, port)
     try:
         if announce is not None:

@@ -3,7 +3,9 @@ operation and which customer owns which account.
 
 A store decides a whole batch at once (``claim``), atomically, so concurrent batches
 can neither both accept one communicationNumber nor lose a registration. Only
-claims that end up accepted are recorded.
+claims that end up accepted are recorded, and nothing at all for a dry run
+(``record=False``: validate-batch-accounts), which is decided exactly as if recorded,
+so a batch's second use of a number is rejected there too.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ class Claim:
 
 
 class StateStore(Protocol):
-    def claim(self, operation_id: str, claims: Sequence[Claim]) -> list[Rejection | None]:
-        """Check and record a batch atomically; one entry per claim, None = accepted."""
+    def claim(
+        self, operation_id: str, claims: Sequence[Claim], *, record: bool = True
+    ) -> list[Rejection | None]:
+        """Check and record a batch atomically; one entry per claim, None = accepted.
+        ``record=False``: the same decisions, nothing kept."""
         ...
 
     def close(self) -> None: ...
@@ -69,23 +74,28 @@ class MemoryStore:
         self._numbers: dict[str, set[str]] = {}
         self._owners: dict[str, str] = {}
 
-    def claim(self, operation_id: str, claims: Sequence[Claim]) -> list[Rejection | None]:
+    def claim(
+        self, operation_id: str, claims: Sequence[Claim], *, record: bool = True
+    ) -> list[Rejection | None]:
         out: list[Rejection | None] = []
         with self._lock:
             numbers = self._numbers.setdefault(operation_id, set())
+            owners = self._owners
+            if not record:  # decide on copies: the batch sees its own items, nobody else does
+                numbers, owners = set(numbers), dict(owners)
             for claim in claims:
                 if not claim.eligible:
                     out.append(None)
                     continue
                 number, account = claim.communication_number, claim.account_ext_id
-                owner = self._owners.get(account) if account is not None else None
+                owner = owners.get(account) if account is not None else None
                 rejection = _decide(claim, number in numbers, owner)
                 out.append(rejection)
                 if rejection is None:
                     if number is not None:
                         numbers.add(number)
                     if claim.customer is not None and account is not None:
-                        self._owners.setdefault(account, claim.customer)
+                        owners.setdefault(account, claim.customer)
         return out
 
     def close(self) -> None:
@@ -123,7 +133,9 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def claim(self, operation_id: str, claims: Sequence[Claim]) -> list[Rejection | None]:
+    def claim(
+        self, operation_id: str, claims: Sequence[Claim], *, record: bool = True
+    ) -> list[Rejection | None]:
         out: list[Rejection | None] = []
         with self._lock:
             cur = self._db.cursor()
@@ -133,7 +145,8 @@ class SqliteStore:
                     out.append(
                         self._claim_one(cur, operation_id, claim) if claim.eligible else None
                     )
-                cur.execute("COMMIT")
+                # A dry run records as a batch does, then takes it all back.
+                cur.execute("COMMIT" if record else "ROLLBACK")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
