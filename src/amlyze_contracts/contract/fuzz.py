@@ -192,7 +192,7 @@ def _our_case(options: Options, operation_id: str, st_case: Any, sent: Sent, mod
             operation_id,
             sent.body or b"",
             classifiers=dict(options.fixtures.classifiers),
-            revision=options.revision,
+            spec=operation_of(operation_id, options.revision).spec,
             positions=False,
         )
         invalid = item_expectations(operation_id, report.errors, items, options.revision)

@@ -172,6 +172,7 @@ class ItemModel:
 
     def __init__(self, operation_id: str, knowledge: Knowledge) -> None:
         op = operation_of(operation_id, knowledge.revision)
+        self.document = op.spec  # the revision's document (validated against directly: fast)
         self.operation_id = operation_id
         self.item_key: str | None = None
         if op.batch_item is not None:
@@ -212,7 +213,7 @@ class ItemModel:
             self.operation_id,
             {self.item_key: items} if self.item_key else items[0],
             classifiers=dict(self.knowledge.classifiers),
-            revision=self.knowledge.revision,
+            spec=self.document,
             positions=False,
         )
 

@@ -41,6 +41,7 @@ from .config import (
     Misconfigured,
     Options,
     in_ci,
+    operation_of,
     resolve_revision,
 )
 from .generate import (
@@ -1058,7 +1059,7 @@ def _item_errors(case: Case, options: Options) -> dict[int, set[str]] | None:
         case.operation_id,
         case.sent.body,
         classifiers=dict(options.fixtures.classifiers),
-        revision=options.revision,
+        spec=operation_of(case.operation_id, options.revision).spec,
         positions=False,
     )
     if case.kind == SINGLE:
