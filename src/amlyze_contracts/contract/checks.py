@@ -467,7 +467,7 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
         received.body,
         headers=received.headers,
         request=case.request,
-        revision=ctx.revision,
+        revision=ctx.revision or _default_revision(),
     )
     failures = [_from_violation(v) for v in report.violations]
     if not received.body and 200 <= received.status < 300:
@@ -475,6 +475,12 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
     if failures:
         raise CheckFailures(failures)
     return True
+
+
+def _default_revision() -> str:
+    from ..revisions import table
+
+    return table().default
 
 
 def _from_violation(v: Violation) -> CheckFailure:
