@@ -116,10 +116,12 @@ class RevisionServer(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, ValueError, RecursionError):
             self._spring(400, "Bad Request")
             return
+        # The validator reads the bytes as sent: a duplicate member is seen, not merged.
+        errors = self._validate(operation_id, body)
         if operation_id in ("createAccount", "registerAccountBalance"):
-            self._single(operation_id, parsed)
+            self._single(operation_id, parsed, errors)
         else:
-            self._batch(operation_id, parsed)
+            self._batch(operation_id, parsed, errors)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 
@@ -150,21 +152,21 @@ class RevisionServer(BaseHTTPRequestHandler):
                 self.owners[item["accountExtId"]] = item["businessEntityExtId"]
         return None
 
-    def _validate(self, operation_id: str, body: Any) -> list[Any]:
+    def _validate(self, operation_id: str, body: bytes) -> list[Any]:
         classifiers = {name: frozenset(codes) for name, codes in CLASSIFIERS.items()}
         report = validate_request(
             operation_id, body, revision=self.revision, classifiers=classifiers, positions=False
         )
         return list(report.errors)
 
-    def _batch(self, operation_id: str, body: Any) -> None:
+    def _batch(self, operation_id: str, body: Any, errors: list[Any]) -> None:
         key = "accountBalances" if self._group(operation_id) == "balances" else "accounts"
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
             self._spring(400, "Bad Request")
             return
         per_item: dict[int, list[Any]] = {}
-        for v in self._validate(operation_id, body):
+        for v in errors:
             head = v.pointer[len(f"/{key}/") :].split("/", 1)[0]
             if not v.pointer.startswith(f"/{key}/") or not head.isdigit():
                 self._spring(400, "Bad Request")  # the body as a whole is unreadable
@@ -192,12 +194,12 @@ class RevisionServer(BaseHTTPRequestHandler):
                 results.append(result)
         self._send(200, {"results": results, "timeElapsedMs": len(results) + 1})
 
-    def _single(self, operation_id: str, body: Any) -> None:
+    def _single(self, operation_id: str, body: Any, errors: list[Any]) -> None:
         if not isinstance(body, dict):
             self._spring(400, "Bad Request")
             return
         with self.lock:
-            verdict = self._verdict(operation_id, body, self._validate(operation_id, body), set())
+            verdict = self._verdict(operation_id, body, errors, set())
         if verdict is not None:
             code, description = verdict
             rejection = {"resultType": "REQUEST_REJECTED", "errorCode": code}
