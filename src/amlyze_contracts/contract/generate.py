@@ -20,6 +20,7 @@ state (a replay with the same communicationNumber would be an O005).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 import string
@@ -118,6 +119,7 @@ TEXT_ALPHABET = st.characters(
 ASCII_TAIL = st.text(string.ascii_letters + string.digits + "-_.", max_size=12)
 
 
+@functools.lru_cache(maxsize=256)  # one strategy object per size range (validated once)
 def text(min_size: int = 1, max_size: int = 40) -> st.SearchStrategy[str]:
     return st.text(TEXT_ALPHABET, min_size=min_size, max_size=max_size).filter(
         lambda s: s.strip() != ""
@@ -200,6 +202,10 @@ class ItemModel:
                 self.dynamic[name] = dyn["path"].rstrip("/").rsplit("/", 1)[-1]
         # Patterns a warning rule requires: draw from them so items stay warning-free.
         self.patterns: dict[str, str] = {}
+        # Strategies made once per model: Hypothesis validates a strategy object the
+        # first time it draws from it, so a fresh object per draw costs that each time.
+        self._values: dict[str, st.SearchStrategy[Any]] = {}
+        self._valid_items: st.SearchStrategy[dict[str, Any]] | None = None
         for rule in self.rules:
             for cond in rule.require:
                 if cond.op == "matches":
@@ -228,6 +234,12 @@ class ItemModel:
 
     def value(self, member: str) -> st.SearchStrategy[Any]:
         """A valid value for one member (schema, fixtures, catalogue patterns)."""
+        found = self._values.get(member)
+        if found is None:
+            found = self._values[member] = self._value(member)
+        return found
+
+    def _value(self, member: str) -> st.SearchStrategy[Any]:
         sub = self.props.get(member) or {}
         if member in FRESH_FIELDS:
             limit = sub.get("maxLength")
@@ -313,7 +325,9 @@ class ItemModel:
         return item
 
     def valid_items(self) -> st.SearchStrategy[dict[str, Any]]:
-        return self._valid()
+        if self._valid_items is None:
+            self._valid_items = self._valid()
+        return self._valid_items
 
     def targets(self) -> list[Target]:
         """Every error-severity request rule an item of this operation can break alone."""
@@ -449,6 +463,7 @@ def _put(item: dict[str, Any], member: str, value: Any) -> None:
         item[member] = value
 
 
+@functools.lru_cache(maxsize=16)
 def _of_type(kind: str) -> st.SearchStrategy[Any]:
     return {
         "string": text(1, 8),
