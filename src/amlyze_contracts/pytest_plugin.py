@@ -168,7 +168,9 @@ def pytest_collection_modifyitems(
         config.stash[_DETECTED] = runner.result.detected
     collector = ContractCollector.from_parent(session, name="amlyze-contracts")
     for operation in options.operations:
-        for rule in rules_for_operation(operation, read_only=options.read_only):
+        for rule in rules_for_operation(
+            operation, read_only=options.read_only, operations=options.operations
+        ):
             items.append(
                 ContractItem.from_parent(
                     collector, name=f"{operation}::{rule}", operation=operation, rule=rule

@@ -28,7 +28,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain import ACCEPTED, ACCUMULATED_BALANCE, ECHOED_IDENTIFIERS, REJECTED
+from ..domain import (
+    ACCEPTED,
+    ACCUMULATED_BALANCE,
+    ECHOED_IDENTIFIERS,
+    REJECTED,
+    VALIDATE_BATCH_ACCOUNTS,
+)
 from ..engine.api import validate_response
 from ..violations import Violation
 from .client import Received, Sent
@@ -59,6 +65,8 @@ class Rule:
     # Some of its failures are warnings by CONTRACT.md 3.1 (an interop value rejected,
     # an input.* item accepted, a firewall's answer): a conforming server may earn them.
     may_warn: bool = False
+    # Only checked when the run tests this operation too (a sequence through it).
+    needs: str | None = None
 
 
 Check = Callable[["Context", Received, "Case"], bool | None]
@@ -685,6 +693,7 @@ SAVES_NOTHING = Rule(
     "free afterwards",
     kinds=_ITEMS,
     writes=True,
+    needs=VALIDATE_BATCH_ACCOUNTS,
 )
 
 
@@ -853,7 +862,17 @@ def _ordered_rules() -> Iterable[Rule]:
     return (RULE_INFO[rule_id] for rule_id in RULES)
 
 
-def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
-    """The server rules checked for one operation (the pytest plugin's test ids)."""
+def rules_for_operation(
+    operation_id: str, *, read_only: bool = False, operations: Iterable[str] | None = None
+) -> list[str]:
+    """The server rules checked for one operation (the pytest plugin's test ids), in a
+    run of ``operations`` (None: every one)."""
     kind = Case(operation_id, "", Sent("GET", "", {})).kind
-    return [r.id for r in _ordered_rules() if kind in r.kinds and not (read_only and r.writes)]
+    tested = None if operations is None else set(operations)
+    return [
+        r.id
+        for r in _ordered_rules()
+        if kind in r.kinds
+        and not (read_only and r.writes)
+        and (r.needs is None or tested is None or r.needs in tested)
+    ]
