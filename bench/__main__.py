@@ -19,6 +19,10 @@ BENCHMARKS = {
     "cli": ("bench.cli_vs_check_jsonschema", "validate CLI vs check-jsonschema"),
     "server": ("bench.server_throughput", "reference server throughput"),
     "proxy": ("bench.proxy_latency", "validating proxy: added latency and throughput vs direct"),
+    "hooks": (
+        "bench.client_hooks",
+        "client hooks and ASGI middleware: added time per exchange vs the validation itself",
+    ),
     "contract": (
         "bench.contract_suite",
         "contract suite run time and bug detection vs schemathesis",

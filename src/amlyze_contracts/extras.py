@@ -15,6 +15,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "server": ("starlette", "uvicorn"),
     "contract": ("httpx", "hypothesis", "schemathesis"),
     "lint": ("openapi_spec_validator",),
+    # After "contract": extra_of("httpx") names the extra of the commands.
+    "clients": ("httpx", "requests"),
 }
 
 
@@ -32,14 +34,15 @@ class MissingExtra(Exception):
         )
 
 
-def missing(extra: str) -> tuple[str, ...]:
-    """The modules of ``extra`` that cannot be imported here."""
-    return tuple(m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None)
+def missing(extra: str, modules: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The modules of ``extra`` (or those of them given) that cannot be imported here."""
+    return tuple(m for m in modules or EXTRAS[extra] if importlib.util.find_spec(m) is None)
 
 
-def require(extra: str, what: str) -> None:
-    """Raise :class:`MissingExtra` naming ``what`` when ``extra`` is not installed."""
-    absent = missing(extra)
+def require(extra: str, what: str, modules: tuple[str, ...] | None = None) -> None:
+    """Raise :class:`MissingExtra` naming ``what`` when ``extra`` is not installed
+    (``modules``: only these of its modules are needed, e.g. one of two clients)."""
+    absent = missing(extra, modules)
     if absent:
         raise MissingExtra(extra, what, absent)
 

@@ -15,6 +15,7 @@ import pytest
 
 from amlyze_contracts.server import running
 from amlyze_contracts.server.fixtures import valid_account, valid_balance
+from amlyze_contracts.server.state import FOREIGN_ACCOUNT, REUSED, Claim, open_store
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(60)]
 
@@ -142,3 +143,27 @@ def test_concurrent_ownership_claims(tmp_path: Path) -> None:
     assert not errors, errors
     assert len(owners) == 30
     assert all(len(customers_) == 1 for customers_ in owners.values())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_dry_run_decides_like_a_batch_and_records_nothing(tmp_path: Path, kind: str) -> None:
+    """``claim(..., record=False)`` (validate-batch-accounts): the same decisions as a
+    recording claim, in-batch repeats and ownership included, and nothing kept."""
+    store = open_store(tmp_path / "state.sqlite" if kind == "sqlite" else None)
+    try:
+        assert store.claim("batchAccounts", [Claim("cn-saved", "acc-saved", "CUST-0001")]) == [None]
+        claims = [
+            Claim("cn-1", "acc-1", "CUST-0001"),
+            Claim("cn-1", "acc-2", "CUST-0001"),  # repeats item 0's number
+            Claim("cn-2", "acc-1", "CUST-0002"),  # item 0 took acc-1
+            Claim("cn-saved", "acc-3", "CUST-0001"),  # recorded before
+            Claim("cn-3", "acc-saved", "CUST-0002"),  # owned before
+            Claim("cn-4", "acc-4", "CUST-0001", eligible=False),
+        ]
+        expected = [None, REUSED, FOREIGN_ACCOUNT, REUSED, FOREIGN_ACCOUNT, None]
+        assert store.claim("batchAccounts", claims, record=False) == expected
+        assert store.claim("batchAccounts", claims, record=False) == expected  # nothing kept
+        assert store.claim("batchAccounts", claims) == expected  # now recorded
+        assert store.claim("batchAccounts", claims[:1], record=False) == [REUSED]
+    finally:
+        store.close()

@@ -224,7 +224,6 @@ def test_cli_default_names_the_revision_that_fits(capsys: pytest.CaptureFixture[
     [
         (("--revision", "2023-01-01"), "unknown revision '2023-01-01'"),
         (("--revision", "latest", "--spec", "x.yaml"), "not both"),
-        (("--revision", "latest", "--har", "x.har"), "--revision is not wired for it yet"),
     ],
 )
 def test_cli_bad_revision_is_one_line_exit_2(

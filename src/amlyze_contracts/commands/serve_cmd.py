@@ -6,6 +6,9 @@ import argparse
 import sys
 
 from ..domain import EXIT_OK, EXIT_USAGE
+from .options import UsageError, add_revision_option, fail, resolve_revision
+
+PROG = "amlyze-contracts serve"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "as a Spring Boot service behind nginx answers wherever the contract leaves room "
         "(default: %(default)s)",
     )
-    parser.add_argument(
-        "--revision",
-        metavar="DATE",
-        default=None,
-        help="implement the vendor's pages of this date, or latest: their methods, paths "
-        "and operations (default: 2024-11-04, the seeds; README: Vendor revisions)",
-    )
+    add_revision_option(parser)
     parser.add_argument(
         "--list-bugs",
         action="store_true",
@@ -66,14 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..server import fixtures
     from ..server.bugs import catalogue, pointless_bugs, unknown_bugs
-    from ..server.routes import revision_name
-    from ..specs import SpecError
 
     try:
-        revision = revision_name(args.revision)
-    except SpecError as exc:
-        print(f"amlyze-contracts serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        revision = resolve_revision(args.revision).name
+    except UsageError as exc:
+        return fail(PROG, str(exc))
     if args.list_bugs:
         entries = catalogue(revision if args.revision else None)
         width = max(map(len, entries))

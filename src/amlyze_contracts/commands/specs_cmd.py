@@ -1,4 +1,5 @@
-"""``amlyze-contracts specs``: list the bundled specs, lint spec files, or diff two of them.
+"""``amlyze-contracts specs``: list the bundled specs (or a vendor revision's documents),
+lint spec files, list the vendor revisions, or diff two revisions or specs.
 
 Exit codes: 0 clean, 1 violations, 2 unreadable file or usage error.
 """
@@ -9,11 +10,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 from ..specs import Spec, SpecError, bundled_spec_files, list_bundled, load, spec_name
 from ..violations import Violation
+from .options import UsageError, add_revision_option, fail, resolve_revision
+
+if TYPE_CHECKING:
+    from ..revisions import Revision
 
 PROG = "amlyze-contracts specs"
 
@@ -32,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "specs", nargs="*", metavar="SPEC", help="spec file or bundled name (default: all bundled)"
     )
     p_list.add_argument("--format", choices=("text", "json"), default="text")
+    add_revision_option(p_list)
 
     p_lint = sub.add_parser(
         "lint",
@@ -45,11 +51,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files", nargs="*", metavar="FILE", help="spec file or bundled name (default: all bundled)"
     )
     p_lint.add_argument("--format", choices=("text", "json"), default="text")
+    add_revision_option(p_lint)
     p_lint.add_argument(
         "--examples-only",
         action="store_true",
         help="skip the structural check (needs the 'lint' extra: openapi-spec-validator)",
     )
+
+    p_revisions = sub.add_parser(
+        "revisions",
+        help="the vendor revisions: date, commit, what changed, the document of each operation",
+        description=(
+            "List the vendor revisions of the AMLYZE pages (specs/revisions.yaml): each "
+            "one's date, the vendor's commit, what changed, and for every operation its "
+            "method, path and the document that serves it. --revision shows one."
+        ),
+    )
+    p_revisions.add_argument("--format", choices=("text", "json"), default="text")
+    add_revision_option(p_revisions)
 
     from . import specs_diff_cmd  # the diff subcommand lives in its own module
 
@@ -62,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.specs_action == "list":
         return _run_list(args)
+    if args.specs_action == "revisions":
+        return _run_revisions(args)
     if args.specs_action == "diff":
         from .specs_diff_cmd import run as run_diff
 
@@ -70,8 +91,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail(PROG, message)
+
+
+def _revision_documents(args: argparse.Namespace, given: list[str]) -> list[Path] | None:
+    """The documents of ``--revision`` (each once, in the data file's order), or None
+    without it. Raises UsageError for an unknown revision or with files given too."""
+    if args.revision is None:
+        return None
+    if given:
+        raise UsageError("give spec files or --revision, not both")
+    return list(dict.fromkeys(resolve_revision(args.revision).documents.values()))
 
 
 def _display(path: Path) -> str:
@@ -94,7 +124,13 @@ def _resolve_target(target: str) -> tuple[Path, str]:
 # --- list ----------------------------------------------------------------------------------
 
 
-def _spec_entry(spec: Spec) -> dict[str, Any]:
+def _spec_entry(spec: Spec, revision: Revision | None = None) -> dict[str, Any]:
+    # Under a revision, only the operations it takes from this document.
+    ops = (
+        list(spec.operations.values())
+        if revision is None
+        else [op for op in revision.operations().values() if op.spec is spec]
+    )
     return {
         "name": spec.name,
         "source": spec.source,
@@ -107,20 +143,25 @@ def _spec_entry(spec: Spec) -> dict[str, Any]:
                 "path": op.path,
                 "basePath": op.base_path,
             }
-            for op in spec.operations.values()
+            for op in ops
         ],
     }
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    revision: Revision | None = None
     try:
-        targets = args.specs or [str(p) for p in bundled_spec_files()]
+        documents = _revision_documents(args, args.specs)
+        if documents is not None:
+            revision = resolve_revision(args.revision)
+        targets = documents or args.specs or [str(p) for p in bundled_spec_files()]
         loaded = [load(t) for t in targets]
-    except (SpecError, OSError) as exc:
+    except (UsageError, SpecError, OSError) as exc:
         return _fail(str(exc))
-    entries = [_spec_entry(spec) for spec in loaded]
+    entries = [_spec_entry(spec, revision) for spec in loaded]
     if args.format == "json":
-        print(json.dumps({"specs": entries}, indent=2))
+        listing: dict[str, Any] = {"revision": revision.name} if revision else {}
+        print(json.dumps({**listing, "specs": entries}, indent=2))
         return EXIT_OK
     if not entries:
         print("no specs")
@@ -136,6 +177,70 @@ def _run_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- revisions -----------------------------------------------------------------------------
+
+
+def _revision_entry(revision: Revision, default: str, latest: str) -> dict[str, Any]:
+    from ..specs import bundled_dir
+
+    folder = bundled_dir()
+    operations = revision.operations()
+    return {
+        "name": revision.name,
+        "commit": revision.commit,
+        "default": revision.name == default,
+        "latest": revision.name == latest,
+        "changes": revision.changes,
+        "operations": [
+            {
+                "operationId": op_id,
+                "method": op.method,
+                "path": op.path,
+                "basePath": op.base_path,
+                # As revisions.yaml names it: relative to the specs folder.
+                "document": revision.documents[op_id].relative_to(folder).as_posix(),
+            }
+            for op_id, op in operations.items()
+        ],
+    }
+
+
+def _run_revisions(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from .. import revisions
+
+    try:
+        table = revisions.table()
+        chosen = (
+            [resolve_revision(args.revision)]
+            if args.revision is not None
+            else list(table.revisions.values())
+        )
+        entries = [_revision_entry(rev, table.default, table.latest) for rev in chosen]
+    except (UsageError, SpecError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    if args.format == "json":
+        payload = {"default": table.default, "latest": table.latest, "revisions": entries}
+        print(json.dumps(payload, indent=2))
+        return EXIT_OK
+    for number, entry in enumerate(entries):
+        if number:
+            print()
+        marks = [m for m in ("default", "latest") if entry[m]]
+        aliases = f" ({', '.join(marks)})" if marks else ""
+        print(f"{entry['name']}{aliases}  commit {entry['commit']}")
+        print(textwrap.fill(entry["changes"], 88, initial_indent="  ", subsequent_indent="  "))
+        rows = [
+            (op["operationId"], f"{op['method']} {op['path']}", op["document"])
+            for op in entry["operations"]
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        for op_id, route, document in rows:
+            print(f"  {op_id:<{widths[0]}}  {route:<{widths[1]}}  {document}")
+    return EXIT_OK
+
+
 # --- lint ----------------------------------------------------------------------------------
 
 
@@ -147,8 +252,12 @@ def _format_violation(path: str, v: Violation) -> str:
 def _run_lint(args: argparse.Namespace) -> int:
     from ..spec_lint import RULE_UNREADABLE, lint_file  # jsonschema-rs only when linting
 
+    try:
+        documents = _revision_documents(args, args.files)
+    except UsageError as exc:
+        return _fail(str(exc))
     targets = [_resolve_target(t) for t in args.files] or [
-        (p, _display(p)) for p in bundled_spec_files()
+        (p, _display(p)) for p in (documents or bundled_spec_files())
     ]
     results: list[tuple[str, list[Violation]]] = []
     try:

@@ -27,6 +27,7 @@ import msgspec
 from ..cli_output import FORMATS, FileResult, OutputOptions, Summary, reporter
 from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 from ..violations import Violation
+from .options import UsageError, add_revision_option, fail, resolve_revision
 
 if TYPE_CHECKING:
     from ..catalogue import RuleSet
@@ -79,12 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bodies are stored responses with this status (needs --operation)",
     )
     what.add_argument("--spec", metavar="FILE", help="a newer vendor spec to validate against")
-    what.add_argument(
-        "--revision",
-        metavar="DATE",
-        help="validate against the vendor's pages of this date, or latest "
-        "(default: 2024-11-04, the bundled specs; README: Vendor revisions)",
-    )
+    add_revision_option(what)
     what.add_argument(
         "--har",
         action="append",
@@ -401,10 +397,7 @@ def iter_results(checker: Checker, targets: list[Target], jobs: int) -> Iterator
 
 
 def _fail(message: str) -> int:
-    # One line, always: YAML parser messages, for one, span several.
-    flat = "; ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"{PROG}: error: {flat}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail(PROG, message)
 
 
 def _severities(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -459,12 +452,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail("no PATH given (use - to read stdin)")
     if args.har and (args.operation or args.spec):
         return _fail("--har takes each exchange's operation from its method and path")
-    if args.har and args.revision:
-        return _fail(
-            "--har validates against the bundled specs; --revision is not wired for it yet"
-        )
     if args.spec and args.revision:
         return _fail("give --spec FILE or --revision DATE, not both")
+    try:
+        revision = None if args.revision is None else resolve_revision(args.revision)
+    except UsageError as exc:
+        return _fail(str(exc))
     try:
         checker = Checker(settings_from(args))
     except ConfigError as exc:
@@ -482,7 +475,9 @@ def run(args: argparse.Namespace) -> int:
     if args.har:
         from ..proxy.har import validate_har
 
-        har = validate_har(args.har, rules=checker.ruleset, classifiers=checker.classifiers)
+        har = validate_har(
+            args.har, rules=checker.ruleset, classifiers=checker.classifiers, revision=revision
+        )
         results = itertools.chain(results, har)
     for result in results:
         if result.error is not None:

@@ -28,6 +28,7 @@ from .exchange import ExchangeValidator
 
 if TYPE_CHECKING:
     from ..catalogue import RuleSet
+    from ..revisions import Revision
 
 CREATOR = {"name": "amlyze-contracts proxy", "version": __version__}
 _TAIL = b"\n]}}\n"
@@ -168,13 +169,23 @@ def read_har(data: bytes) -> list[HarExchange]:
 
 
 def validate_har(
-    paths: Sequence[str], *, rules: RuleSet | None = None, classifiers: Any = None
+    paths: Sequence[str],
+    *,
+    rules: RuleSet | None = None,
+    classifiers: Any = None,
+    revision: Revision | None = None,
 ) -> Iterator[FileResult]:
     """For ``validate --har``: one result per matched request and response, named
     ``FILE#/log/entries/N/request`` (or ``/response``); violations keep the body's
     pointer, not a line (a line of the embedded text would not be one of the file).
-    Entries of no known operation are skipped."""
-    validator = ExchangeValidator(rules=rules, classifiers=classifiers)
+    Routes are those of ``revision`` (None: the bundled specs). An entry whose route
+    only another revision has gets one ``input.operation-unknown`` naming it; entries
+    of no known operation are skipped."""
+    from ..revision_routes import OtherRevisions
+
+    specs = revision.specs() if revision is not None else None
+    validator = ExchangeValidator(rules=rules, classifiers=classifiers, specs=specs)
+    elsewhere = OtherRevisions(revision)
     for path in paths:
         try:
             with open(path, "rb") as handle:
@@ -189,11 +200,17 @@ def validate_har(
             continue
         for ex in exchanges:
             match = validator.matcher.match(ex.method, ex.url)
-            if match is None:
-                continue
             where = f"{path}#/log/entries/{ex.index}"
+            if match is None:
+                moved = elsewhere.violation(ex.method, ex.url, rules)
+                if moved is not None:
+                    yield FileResult(f"{where}/request", None, "request", [moved])
+                continue
             if match.has_request_body:
                 found = validator.request(match, ex.request_body)
+                found = elsewhere.with_body_hint(
+                    match.operation_id, ex.request_body, found, rules, classifiers
+                )
                 yield FileResult(f"{where}/request", match.operation_id, "request", _plain(found))
             if ex.status and ex.response_body is not None:
                 found = validator.response(

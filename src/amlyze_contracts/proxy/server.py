@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..redact import REDACTED
+from ..redact import credentials, scrub
 from ..violations import Violation
 from . import har
 from .exchange import ExchangeValidator, Match
@@ -111,10 +111,7 @@ class Record:
         return urllib.parse.urlsplit(self.target).path
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return scrub(text, self.secrets)
 
 
 JSON_TYPE = [("Content-Type", "application/json")]
@@ -135,19 +132,7 @@ class Answer:
 def _secrets(head: Head) -> tuple[str, ...]:
     """Credentials this request carries: scrubbed from every text the proxy writes
     (an upstream may echo them in a body)."""
-    found = []
-    for name, value in head.headers:
-        lowered = name.lower()
-        if lowered in ("authorization", "proxy-authorization"):
-            credential = value.split(" ", 1)[-1].strip()
-            if len(credential) >= 4:
-                found.append(credential)
-        elif lowered == "cookie":
-            for part in value.split(";"):
-                cookie = part.partition("=")[2].strip()
-                if len(cookie) >= 4:
-                    found.append(cookie)
-    return tuple(found)
+    return credentials(head.headers)
 
 
 class Log:

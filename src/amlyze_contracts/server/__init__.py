@@ -1,8 +1,9 @@
 """The embedded reference server: a correct implementation of the three bundled
-operations (CONTRACT.md sections 3 and 4), plus a catalogue of injectable bugs.
+operations (CONTRACT.md sections 3 and 4), or of a vendor revision's operations
+(``revision=``, see ``routes.py``), plus a catalogue of injectable bugs.
 
     from amlyze_contracts.server import app, running, BUGS
-    with running(bugs=["no-o005"], profile="production") as base_url:
+    with running(bugs=["no-o005"], profile="production", revision="latest") as base_url:
         ...
 
 Names are imported lazily, so ``amlyze_contracts.server.fixtures`` (the known data

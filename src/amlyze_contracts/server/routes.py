@@ -42,10 +42,30 @@ PUBLISHED_EXAMPLE: Final = "published"
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Route:
-    """One AMLYZE operation as one revision documents it."""
+    """One AMLYZE operation as one revision documents it, with what the server derives
+    from it computed once (``Route.of``), not per request."""
 
     operation: Operation
     revision: str  # a date of revisions.yaml (``latest`` already resolved)
+    item_key: str | None  # the batch's item array; None: a single operation (one item)
+    item_schema: Mapping[str, Any]  # one item (the whole body of a single operation)
+    state_operation: str  # whose numbers, owners and known data it reads and writes
+    saves: bool  # False: decided as if saved, nothing recorded
+    accepted_type: str  # a single operation's resultType on 200
+
+    @classmethod
+    def of(cls, operation: Operation, revision: str) -> Route:
+        batch = operation.batch_item
+        op_id = operation.operation_id
+        return cls(
+            operation,
+            revision,
+            batch[0] if batch else None,
+            (batch[1] if batch else operation.request_schema) or {},
+            STATE_OF.get(op_id, op_id),
+            op_id not in DRY_RUNS,
+            _published_result_type(operation),
+        )
 
     @property
     def operation_id(self) -> str:
@@ -63,37 +83,16 @@ class Route:
     def spec(self) -> Spec:
         return self.operation.spec
 
-    @property
-    def item_key(self) -> str | None:
-        """The batch's item array member; None for a single operation (one item as body)."""
-        batch = self.operation.batch_item
-        return batch[0] if batch else None
 
-    @property
-    def item_schema(self) -> Mapping[str, Any]:
-        """The schema of one item (the whole body of a single operation)."""
-        batch = self.operation.batch_item
-        schema = batch[1] if batch else self.operation.request_schema
-        return schema or {}
-
-    @property
-    def state_operation(self) -> str:
-        return STATE_OF.get(self.operation_id, self.operation_id)
-
-    @property
-    def saves(self) -> bool:
-        return self.operation_id not in DRY_RUNS
-
-    @property
-    def accepted_type(self) -> str:
-        """A single operation's ``resultType`` on 200: the one the vendor's page
-        publishes (``OK`` for an account, ``REQUEST_ACCEPTED`` for a balance)."""
-        response = self.operation.response(200) or {}
-        media = (response.get("content") or {}).get("application/json") or {}
-        example = (media.get("examples") or {}).get(PUBLISHED_EXAMPLE) or {}
-        value = example.get("value") if isinstance(example, Mapping) else None
-        found = value.get("resultType") if isinstance(value, Mapping) else None
-        return found if isinstance(found, str) else REQUEST_ACCEPTED
+def _published_result_type(operation: Operation) -> str:
+    """The ``resultType`` of the vendor's own 200 example (``OK`` for an account,
+    ``REQUEST_ACCEPTED`` for a balance); ``REQUEST_ACCEPTED`` without one."""
+    response = operation.response(200) or {}
+    media = (response.get("content") or {}).get("application/json") or {}
+    example = (media.get("examples") or {}).get(PUBLISHED_EXAMPLE) or {}
+    value = example.get("value") if isinstance(example, Mapping) else None
+    found = value.get("resultType") if isinstance(value, Mapping) else None
+    return found if isinstance(found, str) else REQUEST_ACCEPTED
 
 
 def revision_name(revision: str | None) -> str:
@@ -112,7 +111,7 @@ def routes(revision: str | None = None) -> dict[str, dict[str, Route]]:
     out: dict[str, dict[str, Route]] = {}
     for operation_id, op in revisions.resolve(name).operations().items():
         if operation_id != ACCUMULATED_BALANCE:
-            route = Route(op, name)
+            route = Route.of(op, name)
             out.setdefault(route.path, {})[route.method] = route
     return out
 
