@@ -15,6 +15,7 @@ import urllib.parse
 from typing import Any
 
 from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from .options import add_revision_option
 
 
 def _positive_int(text: str) -> int:
@@ -41,12 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", help="bearer token (default: $AMLYZE_CONTRACTS_TOKEN); never printed"
     )
-    parser.add_argument(
-        "--revision",
-        metavar="DATE|latest|auto",
-        help="the vendor revision to test (a date of `amlyze-contracts specs revisions`, "
-        "latest, or auto: worked out from the server's answers); every operation of that "
-        "revision is tested. Default: the seeds' three operations (revision 2024-11-04)",
+    add_revision_option(
+        parser,
+        auto="worked out from the server's answers, said in the first line. A revision "
+        "tests every operation it has; without one, the seeds' three operations",
     )
     parser.add_argument(
         "--only",

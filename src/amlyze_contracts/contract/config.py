@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..classifiers import KNOWN_CLASSIFIERS
+from ..commands.options import AUTO as AUTO  # --revision auto: contract/detect.py
 from ..domain import (
     ACCUMULATED_BALANCE,
     BATCH_ACCOUNT_BALANCES,
@@ -39,8 +40,6 @@ ALL_OPERATIONS = (*OPERATIONS, VALIDATE_BATCH_ACCOUNTS, CREATE_ACCOUNT, REGISTER
 # Operations whose items are accounts (the others' are balances).
 ACCOUNT_OPERATIONS = frozenset({BATCH_ACCOUNTS, VALIDATE_BATCH_ACCOUNTS, CREATE_ACCOUNT})
 DEFAULT_BRM_PATH = "/brm/prepayBalanceManagement/v1"
-# `--revision auto`: work the revision out from the server's answers (contract/detect.py).
-AUTO = "auto"
 
 
 class ConfigError(Exception):
