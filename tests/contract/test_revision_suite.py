@@ -5,6 +5,7 @@ a server of another revision, or one missing an operation, is a misconfigured ru
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,14 @@ def test_cli_revision_auto_says_what_it_found_then_tests_it(tmp_path: Path) -> N
         done = cli(
             "--base-url", url, "--revision", "auto", "--only", *AMLYZE, "--config", str(config),
             "--max-examples", "3", "--no-schemathesis", "--seed", "1",
+            "--report-json", str(tmp_path / "r.json"), "--junit-xml", str(tmp_path / "j.xml"),
             token=TOKEN,
         )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["revision"] == "2024-11-05"
+    assert data["revision_detected"].startswith("revision auto: detected 2024-11-05 (")
+    assert '<property name="revision" value="2024-11-05"' in (tmp_path / "j.xml").read_text()
     lines = done.stdout.splitlines()
     # What it found, first; then the table and the summary of that revision.
     assert lines[0].startswith("revision auto: detected 2024-11-05 (registerBatchAccountBalances ")

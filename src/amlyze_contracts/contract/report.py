@@ -174,6 +174,8 @@ def write_junit(result: RunResult, path: str | Path) -> None:
     props = ET.Element("properties")
     ET.SubElement(props, "property", name="seed", value=str(result.seed))
     ET.SubElement(props, "property", name="run_id", value=result.run_id)
+    if result.options.revision:
+        ET.SubElement(props, "property", name="revision", value=result.options.revision)
     suite.insert(0, props)
     root = ET.Element("testsuites")
     root.append(suite)
