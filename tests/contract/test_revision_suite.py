@@ -142,6 +142,17 @@ def test_auto_with_nothing_that_fits_is_misconfiguration() -> None:
     assert "without --revision" in message
 
 
+def test_auto_with_rejected_credentials_says_so() -> None:
+    with (
+        _server("2024-11-28") as url,
+        pytest.raises(Misconfigured) as caught,
+    ):
+        Runner(_options(url, "auto", token="not-the-token"), progress=None).preflight()
+    message = str(caught.value)
+    assert message.startswith("credentials rejected: POST ") and "got 401" in message
+    assert "not-the-token" not in message
+
+
 def test_an_unknown_revision_is_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="unknown revision '2024-13-01'"):
         Runner(_options("http://127.0.0.1:9", "2024-13-01"), progress=None)
