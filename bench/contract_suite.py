@@ -4,6 +4,13 @@ on conforming servers (both server profiles) over many seeds.
 
     .venv/bin/python -m bench contract [--seeds N] [--bugs NAME ...] [--json PATH]
     .venv/bin/python -m bench.contract_suite --seeds 20 --bugs --no-schemathesis
+    .venv/bin/python -m bench contract --matrix [--jobs 2] [--max-examples 8] [--json PATH]
+
+``--matrix``: the mutation matrix of every vendor revision: the reference server and
+every catalogued bug that shows under the revision (``BUGS[name].revisions``), in both
+profiles, each run with ``--revision DATE``; for each cell whether the bug was caught
+(an error, or a warning no conforming server earns) and by which rules. ``make test``
+runs a slice of it (tests/contract/test_mutation.py).
 
 Reports, for our suite: a default run's duration and requests per second on the
 correct server, and for each bug whether it was caught, by which rules, and the time
@@ -34,9 +41,22 @@ PUBLISHED = ROOT / "tests" / "data" / "specs" / "published-batch-accounts.openap
 TOKEN = "dev-token"
 
 
-def ours(bugs: list[str], profile: str = "default", seed: int | None = None) -> dict[str, Any]:
-    with running(bugs=bugs, profile=profile) as url:
-        options = Options(base_url=url, brm_base_url=brm_base(url, None), token=TOKEN, seed=seed)
+def ours(
+    bugs: list[str],
+    profile: str = "default",
+    seed: int | None = None,
+    revision: str | None = None,
+    max_examples: int = 25,
+) -> dict[str, Any]:
+    with running(bugs=bugs, profile=profile, revision=revision) as url:
+        options = Options(
+            base_url=url,
+            brm_base_url=brm_base(url, None),
+            token=TOKEN,
+            seed=seed,
+            revision=revision,
+            max_examples=max_examples,
+        )
         result = run(options, progress=None)
     records = result.failures()
     errors = {f.rule for f in records if f.severity == "error"}
@@ -119,6 +139,65 @@ def plain_schemathesis(bugs: list[str], *, first_only: bool) -> dict[str, Any]:
     }
 
 
+def _cell(job: tuple[str, str, str, int]) -> tuple[str, str, str, dict[str, Any]]:
+    bug, revision, profile, max_examples = job
+    result = ours([bug] if bug else [], profile, 1, revision, max_examples)
+    return bug, revision, profile, result
+
+
+def matrix(bugs: list[str], jobs: int, max_examples: int) -> dict[str, Any]:
+    """Every revision x both profiles: the reference server, and every bug that shows."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from amlyze_contracts import revisions
+    from amlyze_contracts.server.bugs import bugs_for
+
+    work = [
+        (bug, revision, profile, max_examples)
+        for revision in revisions.names()
+        for profile in PROFILES
+        for bug in ["", *(b for b in bugs_for(revision) if b in bugs)]
+    ]
+    started = time.monotonic()
+    cells: dict[str, Any] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for bug, revision, profile, result in pool.map(_cell, work):
+            cells.setdefault(revision, {}).setdefault(profile, {})[bug or "(none)"] = result
+            verdict = ("caught" if result["caught"] else "MISSED") if bug else (
+                "passed" if not result["errors"] else "FALSE ALARM"
+            )  # fmt: skip
+            print(
+                f"{revision} {profile:10} {bug or '(reference server)':34} {verdict:11} "
+                f"{result['seconds']:6.1f}s  {', '.join(result['rules'])}",
+                flush=True,
+            )
+    summary = {}
+    for revision, profiles in cells.items():
+        for profile, row in profiles.items():
+            bugs_here = {b: r for b, r in row.items() if b != "(none)"}
+            summary[f"{revision} {profile}"] = {
+                "bugs": len(bugs_here),
+                "caught": sum(r["caught"] for r in bugs_here.values()),
+                "reference_errors": row["(none)"]["errors"],
+                "seconds_mean": round(
+                    sum(r["seconds"] for r in row.values()) / max(len(row), 1), 2
+                ),
+            }
+    print(
+        "\n| revision | profile | bugs | caught | mutation score | reference server errors | s/run |"
+    )
+    print("|---|---|---:|---:|---:|---|---:|")
+    for key, row in summary.items():
+        revision, profile = key.split()
+        score = 100 * row["caught"] / max(row["bugs"], 1)
+        print(
+            f"| {revision} | {profile} | {row['bugs']} | {row['caught']} | {score:.0f}% "
+            f"| {', '.join(row['reference_errors']) or 'none'} | {row['seconds_mean']} |"
+        )
+    print(f"\n{len(work)} runs in {time.monotonic() - started:.0f} s ({jobs} jobs)")
+    return {"cells": cells, "summary": summary}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bugs", nargs="*", default=sorted(BUGS))
@@ -127,7 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seeds", type=int, default=3, help="runs per server profile for false alarms"
     )
+    parser.add_argument(
+        "--matrix", action="store_true", help="every bug x every revision x both profiles"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="--matrix: runs in parallel")
+    parser.add_argument(
+        "--max-examples", type=int, default=8, help="--matrix: per phase (make test's 8)"
+    )
     args = parser.parse_args(argv)
+    if args.matrix:
+        result = matrix(args.bugs, args.jobs, args.max_examples)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     out: dict[str, Any] = {"clean": {"ours": ours([])}, "bugs": {}}
     print("correct server, our suite:", out["clean"]["ours"], flush=True)
     if args.seeds:

@@ -44,6 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--amlyze-seed", type=int, metavar="N", help="Hypothesis seed")
     group.addoption("--amlyze-config", metavar="FILE", help="TOML fixtures / classifiers")
     group.addoption("--amlyze-read-only", action="store_true", default=None, help="send no writes")
+    group.addoption(
+        "--amlyze-revision",
+        metavar="DATE|latest|auto",
+        help="vendor revision to test (auto: worked out from the server's answers)",
+    )
 
 
 class ContractCollector(pytest.Collector):
@@ -114,6 +119,7 @@ def _options(config: pytest.Config) -> Any:
         read_only=config.getoption("amlyze_read_only"),
         fail_on="error",
         no_schemathesis=False,
+        revision=config.getoption("amlyze_revision"),
     )
     return build_options(args)
 
@@ -132,6 +138,7 @@ def _result(config: pytest.Config) -> RunResult:
 
 
 _RUNNER = pytest.StashKey[Any]()  # the Runner, preflight done
+_DETECTED = pytest.StashKey[str]()  # --amlyze-revision auto: what was found
 
 
 def pytest_collection_modifyitems(
@@ -156,8 +163,11 @@ def pytest_collection_modifyitems(
     except (ConfigError, Misconfigured) as exc:
         _stop(exc)
     config.stash[_RUNNER] = runner
+    options = runner.options  # the operations of the revision (auto: the one detected)
+    if runner.result.detected:
+        config.stash[_DETECTED] = runner.result.detected
     collector = ContractCollector.from_parent(session, name="amlyze-contracts")
-    for operation in options.only:
+    for operation in options.operations:
         for rule in rules_for_operation(operation, read_only=options.read_only):
             items.append(
                 ContractItem.from_parent(
@@ -168,8 +178,11 @@ def pytest_collection_modifyitems(
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     result: RunResult | None = getattr(config, _RESULT_KEY, None)
+    if _DETECTED in config.stash:
+        terminalreporter.write_line(f"amlyze-contracts: {config.stash[_DETECTED]}")
     if result is not None:
         terminalreporter.write_line(
             f"amlyze-contracts: run id {result.run_id}, seed {result.seed} "
             f"(replay: --amlyze-seed {result.seed}), {result.requests} requests"
+            + (f", revision {result.options.revision}" if result.options.revision else "")
         )

@@ -325,7 +325,7 @@ def amlyze_invalid_item_accepted(
     if not isinstance(items, list):
         return None
     report = validate_request(operation_id, body, spec=spec)
-    invalid = item_expectations(operation_id, report.errors, items, spec)
+    invalid = item_expectations(operation_id, report.errors, items, _revision(case))
     if not invalid:
         return None
     ours = Case(

@@ -214,7 +214,7 @@ def _cached_model(
         raise ValueError(f"{operation_id} has no request body (operations with one: {with_body})")
     snapshot = fixtures.FIXTURE_CLASSIFIERS if classifiers is None else dict(classifiers)
     people = tuple(sorted(fixtures.CUSTOMERS)) if customers is None else customers
-    return ItemModel(operation_id, knowledge(snapshot, people), spec)
+    return ItemModel(operation_id, knowledge(snapshot, people, rev.name))
 
 
 def _targets(model: ItemModel) -> list[Target]:

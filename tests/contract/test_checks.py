@@ -316,3 +316,127 @@ def test_item_expectations_from_the_validator() -> None:
     assert expect[1].soft and not expect[2].soft
     outside = [_violation("input.duplicate-key", "/accounts")]
     assert item_expectations("batchAccounts", outside, body["accounts"]) == {}
+
+
+# ------------------------------------------------------------------ single operations
+
+
+def _single(op: str = "createAccount", **expect: Any) -> Case:
+    item = _items(1, op)[0]
+    return batch_case(OPTIONS, ENDPOINTS, op, "single", [item], **expect)
+
+
+def test_a_single_operation_sends_the_item_itself() -> None:
+    case = _single()
+    assert case.kind == checks.SINGLE
+    assert case.item_key is None
+    assert case.sent.method == "POST" and case.sent.url == f"{BASE}/amlyze-ws-rest/account"
+    body = orjson.loads(case.sent.body or b"")
+    assert body["communicationNumber"] and "accounts" not in body
+    assert case.items() == [body]
+    # The balance under its revision's member name, by the revision's document.
+    later = OPTIONS.with_(revision="2024-12-12")
+    ends = Endpoints(BASE, OPTIONS.brm_base_url, "2024-12-12")
+    item = base_item(later, "registerAccountBalance", Uniques("unit01"))
+    balance = batch_case(later, ends, "registerAccountBalance", "x", [item])
+    assert balance.sent.method == "PUT" and "balanceAt" in orjson.loads(balance.sent.body or b"")
+    batch = batch_case(later, ends, "registerBatchAccountBalances", "x", [])
+    assert batch.sent.method == "POST"
+
+
+def _answer(status: int, body: Any) -> Received:
+    return Received(status, JSON, orjson.dumps(body))
+
+
+REJECTION = {"resultType": "REQUEST_REJECTED", "errorCode": "O005", "errorDescription": "used"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "problem"),
+    [
+        (200, {"resultType": "OK"}, None),
+        (200, {"resultType": "REQUEST_ACCEPTED"}, None),
+        (400, REJECTION, None),
+        (400, {"timestamp": "t", "status": 400, "error": "Bad Request", "path": "/x"}, None),
+        (200, {"resultType": "OK", "errorCode": "001"}, "carries errorCode"),
+        (
+            400,
+            {"resultType": "REQUEST_REJECTED", "errorCode": "", "errorDescription": "x"},
+            "without",
+        ),
+        (400, {"resultType": "REQUEST_REJECTED", "errorDescription": "x"}, "without"),
+        (400, {"resultType": "OK", "errorCode": "1", "errorDescription": "x"}, "a 400 rejection"),
+        (200, {"resultType": "ACCEPTED"}, "accepted values"),
+    ],
+)
+def test_single_result_shape(status: int, body: Any, problem: str | None) -> None:
+    """A single operation's answer is its one result: the batch's result rules apply."""
+    applied, failures = _judge(_single(), _answer(status, body))
+    shape = {"batch.result-type-values", "batch.rejection-has-error"}
+    assert shape <= set(applied)
+    found = [f for f in failures if f.rule in shape]
+    if problem is None:
+        assert not found
+    else:
+        assert len(found) == 1 and problem in found[0].message, found
+        type_problem = problem in ("a 400 rejection", "accepted values")
+        assert found[0].rule == (
+            "batch.result-type-values" if type_problem else "batch.rejection-has-error"
+        )
+
+
+def test_an_invalid_single_item_must_not_be_accepted() -> None:
+    expect = {0: ItemExpect("accounts.bic-required-for-external", "005")}
+    case = _single(invalid=expect)
+    _, failures = _judge(case, _answer(200, {"resultType": "OK"}))
+    assert ("batch.invalid-item-accepted", "error") in _found(failures)
+    # Rejected with another code: the vendor code is a warning.
+    wrong = {**REJECTION, "errorCode": "001"}
+    _, failures = _judge(case, _answer(400, wrong))
+    assert _found(failures) == {("batch.rejection-code", "warning")}
+    # "O005" ends with "005": as in the batch, the code's tail decides.
+    assert not _judge(case, _answer(400, {**REJECTION, "errorCode": "005"}))[1]
+    # A 400 without a resultType (Spring's body): refused as a whole, no code to judge.
+    spring = {"timestamp": "t", "status": 400, "error": "Bad Request", "path": "/x"}
+    assert not _judge(case, _answer(400, spring))[1]
+
+
+def test_a_valid_single_item_must_be_accepted_and_a_reused_number_rejected() -> None:
+    valid = _single(valid=frozenset({0}))
+    assert not _judge(valid, _answer(200, {"resultType": "OK"}))[1]
+    _, failures = _judge(valid, _answer(400, REJECTION))
+    assert ("batch.valid-item-rejected", "error") in _found(failures)
+    reused = _single(reused=frozenset({0}))
+    assert not _judge(reused, _answer(400, REJECTION))[1]
+    _, failures = _judge(reused, _answer(200, {"resultType": "OK"}))
+    assert ("batch.communication-number-reuse", "error") in _found(failures)
+
+
+def test_validate_saves_nothing() -> None:
+    single = _single(valid=frozenset({0}), free=frozenset({0}))
+    assert not _judge(single, _answer(200, {"resultType": "OK"}))[1]
+    _, failures = _judge(single, _answer(400, REJECTION))
+    assert ("batch.valid-item-rejected", "error") in _found(failures)
+    items = _items(2)
+    batch = batch_case(
+        OPTIONS,
+        ENDPOINTS,
+        "batchAccounts",
+        "x",
+        items,
+        valid=frozenset({0, 1}),
+        free=frozenset({1}),
+    )
+    assert not _judge(batch, _accepting(batch))[1]
+    _, failures = _judge(batch, _accepting(batch, rejected=frozenset({1})))
+    saves = [f for f in failures if "only to validate-batch-accounts" in f.message]
+    assert len(saves) == 1 and "item 1" in saves[0].message
+    assert saves[0].rule == "batch.valid-item-rejected"
+
+
+def test_single_rules_are_listed_for_single_operations() -> None:
+    single = rules_for_operation("createAccount")
+    assert {"batch.result-type-values", "batch.rejection-has-error"} <= set(single)
+    assert "batch.invalid-item-accepted" in single and "batch.valid-item-rejected" in single
+    assert "batch.result-per-item" not in single and "brm.id-echo" not in single
+    assert "batch.valid-item-rejected" in rules_for_operation("validateBatchAccounts")

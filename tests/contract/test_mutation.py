@@ -1,14 +1,30 @@
 """The suite tests itself: it passes against the reference server and fails against
-every catalogued bug, naming the rule that caught it (mutation score 100%)."""
+every catalogued bug, naming the rule that caught it (mutation score 100%), under
+every vendor revision.
+
+What ``make test`` runs (the whole matrix, every bug x every revision x both
+profiles, is ``python -m bench contract --matrix``; docs/BENCHMARKS.md):
+
+* the reference server passes: the default run (no revision) over three seeds in
+  both profiles, and every revision once in each profile;
+* every bug under the default revision (2024-11-04, given explicitly: the account
+  flow's operations too) in the default profile, and under the latest revision in
+  the production profile; a bug that does not show under one of them (its
+  ``revisions``) is run under the ones where it does;
+* every bug of an operation whose documents differ between revisions (the balances)
+  under each revision where it shows.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from amlyze_contracts.contract.checks import softened_rules
+from amlyze_contracts import revisions
+from amlyze_contracts.contract.checks import RULES, rules_for_operation, softened_rules
 from amlyze_contracts.contract.config import Options, brm_base
 from amlyze_contracts.contract.runner import RunResult
 from amlyze_contracts.contract.suite import run
+from amlyze_contracts.domain import OPERATIONS
 from amlyze_contracts.server import BUGS, running
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -45,7 +61,13 @@ EXPECTED: dict[str, str] = {
     "records-rejected": "batch.valid-item-rejected",
     "rejection-without-code": "batch.rejection-has-error",
     "results-reversed": "batch.result-correlation",
+    "single-account-error-body": "batch.rejection-has-error",
+    "single-account-no-o005": "batch.communication-number-reuse",
+    "single-account-skips-rule": "batch.invalid-item-accepted",
+    "single-balance-ignores-revision": "batch.valid-item-rejected",
     "total-time-below-items": "batch.time-elapsed",
+    "validate-batch-misses-duplicates": "batch.communication-number-reuse",
+    "validate-batch-saves": "batch.valid-item-rejected",
     "warnings-reject": "batch.valid-item-rejected",
     "wrong-content-type": "response.content-type",
 }
@@ -58,8 +80,13 @@ EXPECTED: dict[str, str] = {
 SOFTENED = softened_rules()
 
 
-def _run(bugs: list[str], profile: str = "default", seed: int = 20240526) -> RunResult:
-    with running(bugs=bugs, profile=profile) as url:
+def _run(
+    bugs: list[str],
+    profile: str = "default",
+    seed: int = 20240526,
+    revision: str | None = None,
+) -> RunResult:
+    with running(bugs=bugs, profile=profile, revision=revision) as url:
         options = Options(
             base_url=url,
             brm_base_url=brm_base(url, None),
@@ -68,6 +95,7 @@ def _run(bugs: list[str], profile: str = "default", seed: int = 20240526) -> Run
             time_budget=60,
             seed=seed,
             fail_on="warning",  # a bug caught only by a warning rule counts as caught
+            revision=revision,
         )
         return run(options, progress=None)
 
@@ -81,11 +109,13 @@ def test_reference_server_passes(seed: int) -> None:
     result = _run([], seed=seed)
     assert result.ok, [f.to_dict() for f in result.failures()]
     assert not result.failures()
-    # Every server rule was exercised at least once.
-    from amlyze_contracts.contract.checks import RULES
-
+    # Every server rule of the seeds' operations was exercised at least once (the
+    # account flow's are a revision's: below).
     exercised = {rule for (_, rule), stat in result.stats.items() if stat.examples}
-    assert set(RULES) <= exercised, set(RULES) - exercised
+    assert result.options.operations == OPERATIONS
+    wanted = {rule for op in OPERATIONS for rule in rules_for_operation(op)}
+    assert wanted <= exercised, wanted - exercised
+    assert wanted == set(RULES)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -98,8 +128,62 @@ def test_production_profile_passes_with_warnings_only(seed: int) -> None:
     assert warned and warned <= SOFTENED, warned
 
 
+TABLE = revisions.table()
+# Operations whose document differs between revisions (the balances: PUT/POST,
+# updateAt/balanceAt, value optional).
+VARYING = frozenset(
+    op
+    for op in TABLE.revisions[TABLE.default].documents
+    if len({rev.documents.get(op) for rev in TABLE.revisions.values()}) > 1
+)
+
+
+def bug_matrix() -> list[tuple[str, str, str]]:
+    """(bug, revision, profile) that make test runs (the module docstring)."""
+    out: set[tuple[str, str, str]] = set()
+    for name, bug in BUGS.items():
+        shows = set(bug.revisions)
+        plan = {(TABLE.default, "default"), (TABLE.latest, "production")}
+        for revision, profile in plan:
+            if revision in shows:
+                out.add((name, revision, profile))
+            else:  # runs where it shows, in that profile
+                out.update((name, r, profile) for r in shows if r not in {p for p, _ in plan})
+        if VARYING & set(bug.operations):
+            out.update((name, r, "default") for r in shows)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("profile", ["default", "production"])
+@pytest.mark.parametrize("revision", TABLE.names())
+def test_reference_server_passes_under_every_revision(revision: str, profile: str) -> None:
+    result = _run([], profile, revision=revision)
+    errors = [f.to_dict() for f in result.failures() if f.severity == "error"]
+    assert not errors
+    assert result.options.revision == revision
+    if profile == "default":
+        assert not result.failures()  # not even a warning
+        exercised = {rule for (_, rule), stat in result.stats.items() if stat.examples}
+        assert set(RULES) <= exercised, set(RULES) - exercised
+    else:
+        assert result.failed_rules() <= SOFTENED, result.failed_rules()
+
+
 def test_every_bug_has_an_expected_rule() -> None:
     assert set(EXPECTED) == set(BUGS)
+
+
+def test_the_matrix_runs_every_bug_under_the_default_and_latest_revision() -> None:
+    matrix = bug_matrix()
+    assert {bug for bug, _, _ in matrix} == set(BUGS)
+    assert {"registerBatchAccountBalances", "registerAccountBalance"} == VARYING
+    for name, bug in BUGS.items():
+        runs = {(r, p) for b, r, p in matrix if b == name}
+        if TABLE.default in bug.revisions:
+            assert (TABLE.default, "default") in runs
+        assert (TABLE.latest, "production") in runs
+        if VARYING & set(bug.operations):
+            assert {r for r, p in runs if p == "default"} == set(bug.revisions)
 
 
 def _caught(result: RunResult, rule: str) -> bool:
@@ -109,13 +193,12 @@ def _caught(result: RunResult, rule: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("profile", ["default", "production"])
-@pytest.mark.parametrize("bug", sorted(BUGS))
-def test_bug_is_caught(bug: str, profile: str) -> None:
-    result = _run([bug], profile)
+@pytest.mark.parametrize(("bug", "revision", "profile"), bug_matrix())
+def test_bug_is_caught(bug: str, revision: str, profile: str) -> None:
+    result = _run([bug], profile, revision=revision)
     expected = EXPECTED[bug]
     assert _caught(result, expected), (
-        f"{bug} ({profile}): expected {expected}, got {sorted(result.failed_rules())}"
+        f"{bug} ({revision}, {profile}): expected {expected}, got {sorted(result.failed_rules())}"
     )
     for record in result.failures():
         assert "dev-token" not in record.curl

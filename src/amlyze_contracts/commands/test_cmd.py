@@ -14,7 +14,8 @@ import sys
 import urllib.parse
 from typing import Any
 
-from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, OPERATIONS
+from ..domain import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from .options import add_revision_option
 
 
 def _positive_int(text: str) -> int:
@@ -41,12 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", help="bearer token (default: $AMLYZE_CONTRACTS_TOKEN); never printed"
     )
+    add_revision_option(
+        parser,
+        auto="worked out from the server's answers, said in the first line. A revision "
+        "tests every operation it has; without one, the seeds' three operations",
+    )
     parser.add_argument(
         "--only",
         nargs="+",
         metavar="OPERATION_ID",
-        choices=OPERATIONS,
-        help=f"test only these operations ({', '.join(OPERATIONS)})",
+        help="test only these operations (default: every operation of the revision)",
     )
     parser.add_argument(
         "--max-examples",
@@ -107,6 +112,8 @@ def _check_url(name: str, url: str) -> str:
 def build_options(args: argparse.Namespace) -> Any:
     """Options from the config file, then the command line (which wins)."""
     from ..contract.config import (
+        ALL_OPERATIONS,
+        AUTO,
         NO_TOKEN,
         ConfigError,
         Fixtures,
@@ -114,10 +121,9 @@ def build_options(args: argparse.Namespace) -> Any:
         brm_base,
         fixtures_from,
         load_config,
+        resolve_revision,
+        revision_operations,
         token_from,
-    )
-    from ..contract.config import (
-        OPERATIONS as ALL,
     )
 
     data: dict[str, Any] = load_config(args.config) if args.config else {}
@@ -137,9 +143,20 @@ def build_options(args: argparse.Namespace) -> Any:
     def pick(name: str, cli: Any, default: Any) -> Any:
         return cli if cli is not None else run.get(name, default)
 
-    only = tuple(args.only) if args.only else tuple(run.get("only", ALL))
-    if unknown := set(only) - set(ALL):
-        raise ConfigError(f"unknown operations: {', '.join(sorted(unknown))}")
+    revision = getattr(args, "revision", None) or run.get("revision")
+    if revision != AUTO:
+        revision = resolve_revision(revision)
+    only = tuple(args.only) if args.only else run.get("only")
+    if only is not None:
+        # Known to some revision, and to this one (auto: checked once it is detected).
+        known = ALL_OPERATIONS if revision == AUTO else tuple(revision_operations(revision))
+        if unknown := set(only) - set(known):
+            where = f"revision {revision}" if revision not in (None, AUTO) else "any revision"
+            raise ConfigError(
+                f"unknown operations for {where}: {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(op for op in ALL_OPERATIONS if op in known)})"
+            )
+        only = tuple(op for op in ALL_OPERATIONS if op in only)
     token = token_from(args.token)
     if token is None:
         raise ConfigError(NO_TOKEN)
@@ -147,7 +164,8 @@ def build_options(args: argparse.Namespace) -> Any:
         base_url=base_url,
         brm_base_url=brm_url,
         token=token,
-        only=tuple(op for op in ALL if op in only),
+        only=only,
+        revision=revision,
         max_examples=int(pick("max_examples", args.max_examples, 25)),
         time_budget=float(pick("time_budget", args.time_budget, 50.0)),
         timeout=float(pick("timeout", args.timeout, 10.0)),

@@ -28,16 +28,25 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain import ACCEPTED, ACCUMULATED_BALANCE, ECHOED_IDENTIFIERS, REJECTED
+from ..domain import (
+    ACCEPTED,
+    ACCUMULATED_BALANCE,
+    ECHOED_IDENTIFIERS,
+    REJECTED,
+)
 from ..engine.api import validate_response
-from ..specs import Spec
 from ..violations import Violation
 from .client import Received, Sent
+from .config import SINGLE_OPERATIONS, operation_of
 
-BATCH, BRM = "batch", "brm"
-BOTH = frozenset({BATCH, BRM})
+# What a request's operation is: a batch, the BRM read, or a single item (one
+# account, one balance: judged as a batch of one by the item rules).
+BATCH, BRM, SINGLE = "batch", "brm", "single"
+BOTH = frozenset({BATCH, BRM, SINGLE})  # every kind
 _BATCH_ONLY, _BRM_ONLY = frozenset({BATCH}), frozenset({BRM})
+_ITEMS = frozenset({BATCH, SINGLE})  # the item rules: a batch's items, or the one item
 _BATCH_W: dict[str, Any] = {"kinds": _BATCH_ONLY, "writes": True}
+_ITEMS_W: dict[str, Any] = {"kinds": _ITEMS, "writes": True}
 
 # ------------------------------------------------------------------ the registry
 
@@ -108,16 +117,34 @@ INVALID_ACCEPTED = Rule(
     "batch.invalid-item-accepted",
     "an item breaking an error rule (or the known data) is never accepted; "
     "an input.* item accepted is a warning",
-    kinds=_BATCH_ONLY,
-    writes=True,
+    **_ITEMS_W,
     may_warn=True,
 )
 VALID_REJECTED = Rule(
     "batch.valid-item-rejected",
     "a valid item with known data is accepted; an interop value rejected is a warning",
-    kinds=_BATCH_ONLY,
-    writes=True,
+    **_ITEMS_W,
     may_warn=True,
+)
+# Said of a batch's results, and of a single operation's answer (the body is the result).
+RESULT_TYPE_VALUES = Rule(
+    "batch.result-type-values", "resultType is one of the accepted values", **_ITEMS_W
+)
+REJECTION_HAS_ERROR = Rule(
+    "batch.rejection-has-error",
+    "a rejection has errorCode and errorDescription; an acceptance has no errorCode",
+    **_ITEMS_W,
+)
+REJECTION_CODE = Rule(
+    "batch.rejection-code",
+    "a rejection carries the rule's vendor code",
+    severity="warning",
+    **_ITEMS_W,
+)
+REUSE = Rule(
+    "batch.communication-number-reuse",
+    "a reused communicationNumber is rejected with O005",
+    **_ITEMS_W,
 )
 NOT_FOUND = Rule(
     "brm.not-found",
@@ -177,17 +204,24 @@ def hygiene_only(violations: Iterable[Violation], item: Any, required: Iterable[
 
 
 def item_expectations(
-    operation_id: str, errors: Iterable[Violation], items: Sequence[Any], spec: Spec | None = None
+    operation_id: str,
+    errors: Iterable[Violation],
+    items: Sequence[Any],
+    revision: str | None = None,
 ) -> dict[int, ItemExpect]:
     """Which items of a generated batch must be rejected, from the validator's errors
     (empty when an error lies outside every item: the whole body is invalid, and any
-    answer but acceptance is judged by the other checks). ``spec``: the document the
-    operation is read from (a revision's), else the bundled one."""
-    from ..specs import operation
-
-    batch = operation(operation_id, [spec] if spec is not None else None).batch_item
+    answer but acceptance is judged by the other checks). For a single operation,
+    ``items`` is the one body: item 0."""
+    op = operation_of(operation_id, revision)
+    batch = op.batch_item
     if batch is None:
-        return {}
+        found = list(errors)
+        schema = op.request_schema or {}
+        if operation_id not in SINGLE_OPERATIONS or not found or len(items) != 1:
+            return {}
+        soft = hygiene_only(found, items[0], schema.get("required") or ())
+        return {0: ItemExpect(found[0].rule, soft=soft)}
     key, schema = batch
     prefix = f"/{key}/"
     per_item: dict[int, list[Violation]] = {}
@@ -228,7 +262,10 @@ class Case:
     valid_items: frozenset[int] = frozenset()
     invalid_items: Mapping[int, ItemExpect] = field(default_factory=dict)
     reused_items: frozenset[int] = frozenset()
-    item_key: str | None = None
+    # Items whose communicationNumber was sent before only to validate-batch-accounts,
+    # which saves nothing: they must be accepted (batch.valid-item-rejected otherwise).
+    free_items: frozenset[int] = frozenset()
+    item_key: str | None = None  # the batch's item array (None: a single item's body)
 
     @property
     def documented(self) -> bool:
@@ -237,7 +274,9 @@ class Case:
 
     @property
     def kind(self) -> str:
-        return BRM if self.operation_id == ACCUMULATED_BALANCE else BATCH
+        if self.operation_id == ACCUMULATED_BALANCE:
+            return BRM
+        return SINGLE if self.operation_id in SINGLE_OPERATIONS else BATCH
 
     def items(self) -> list[Any]:
         request = self.request
@@ -248,6 +287,8 @@ class Case:
                 request = orjson.loads(request)
             except orjson.JSONDecodeError:
                 return []
+        if self.kind == SINGLE:
+            return [request] if isinstance(request, dict) else []
         if isinstance(request, dict) and self.item_key:
             items = request.get(self.item_key)
             return items if isinstance(items, list) else []
@@ -256,9 +297,11 @@ class Case:
 
 @dataclass(frozen=True)
 class Context:
-    """What checks may need beyond the exchange."""
+    """What checks may need beyond the exchange: the body limit, and the vendor
+    revision whose documents judge the answers (None: the default revision)."""
 
     max_response_bytes: int = 8 * 1024 * 1024
+    revision: str | None = None
 
 
 # ------------------------------------------------------------------ request classes
@@ -317,6 +360,26 @@ def _results(received: Received) -> list[Any] | None:
         return None
     results = body.get("results")
     return results if isinstance(results, list) else None
+
+
+def _item_result(case: Case, received: Received, index: int) -> dict[str, Any] | None:
+    """What the server said of item ``index``: its batch result (on 200), or, for a
+    single operation, the body itself when it carries a ``resultType`` (a 200, or the
+    400 rejection form)."""
+    if case.kind == SINGLE:
+        body = _json(received)
+        if index == 0 and received.status in (200, 400) and isinstance(body, dict):
+            return body if "resultType" in body else None
+        return None
+    results = _results(received)
+    return None if results is None else _result_for(case, results, index)
+
+
+def _item_judged(case: Case, received: Received) -> bool:
+    """An answer that says something per item: a batch's 200, a single operation's 200."""
+    if case.kind == SINGLE:
+        return received.status == 200 and isinstance(_json(received), dict)
+    return _results(received) is not None
 
 
 def _result_for(case: Case, results: list[Any], index: int) -> dict[str, Any] | None:
@@ -392,8 +455,8 @@ def not_a_server_error(ctx: Context, received: Received, case: Case) -> bool | N
     Rule("response.schema", "the body matches the documented schema for that status"),
     Rule("batch.result-per-item", "on 200, exactly one result per submitted item", **_BATCH_W),
     Rule("batch.result-correlation", "result i echoes item i's identifiers", **_BATCH_W),
-    Rule("batch.result-type-values", "resultType is one of the accepted values", **_BATCH_W),
-    Rule("batch.rejection-has-error", "a rejection has errorCode and errorDescription", **_BATCH_W),
+    RESULT_TYPE_VALUES,
+    REJECTION_HAS_ERROR,
     Rule("batch.time-elapsed", "timeElapsedMs values are sane", **_BATCH_W),
     Rule("brm.id-echo", "the id is echoed exactly", kinds=_BRM_ONLY),
     Rule("brm.href-consistent", "href ends with /accumulatedBalance/{id}", kinds=_BRM_ONLY),
@@ -417,6 +480,7 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
         received.body,
         headers=received.headers,
         request=case.request,
+        revision=ctx.revision or _default_revision(),
     )
     failures = [_from_violation(v) for v in report.violations]
     if not received.body and 200 <= received.status < 300:
@@ -424,6 +488,12 @@ def response_rules(ctx: Context, received: Received, case: Case) -> bool | None:
     if failures:
         raise CheckFailures(failures)
     return True
+
+
+def _default_revision() -> str:
+    from ..revisions import table
+
+    return table().default
 
 
 def _from_violation(v: Violation) -> CheckFailure:
@@ -473,7 +543,7 @@ def auth_required(ctx: Context, received: Received, case: Case) -> bool | None:
     Rule(
         "errors.malformed-json",
         "a non-JSON body, or one without the item array, gets 400",
-        kinds=_BATCH_ONLY,
+        kinds=_ITEMS,
     ),
     applies=_probe("malformed"),
 )
@@ -491,12 +561,11 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
     that breaks only an input rule may be read leniently: its acceptance warns."""
     if received.status == 400:
         return True  # the whole request refused: allowed
-    results = _results(received)
-    if results is None:
+    if not _item_judged(case, received):
         return None  # other checks speak for non-200 answers
     failures = []
     for index, expect in sorted(case.invalid_items.items()):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is not None and result.get("resultType") in ACCEPTED:
             why = f"item {index} breaks {expect.rule}" + (
                 f" (vendor code {expect.code})" if expect.code else ""
@@ -519,24 +588,22 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
 
 
 @check(
-    Rule(
-        "batch.rejection-code",
-        "a rejection carries the rule's vendor code",
-        severity="warning",
-        kinds=_BATCH_ONLY,
-        writes=True,
-    ),
+    REJECTION_CODE,
     applies=lambda case: _spec(case) and any(e.code for e in case.invalid_items.values()),
 )
 def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
-    results = _results(received)
-    if results is None:
+    """A rejected item's errorCode ends with the vendor code (a batch's per-item
+    result, or a single operation's 400 rejection body)."""
+    if case.kind == SINGLE:
+        if _item_result(case, received, 0) is None:
+            return None
+    elif _results(received) is None:
         return None
     failures = []
     for index, expect in sorted(case.invalid_items.items()):
         if not expect.code:
             continue
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is None or result.get("resultType") not in REJECTED:
             continue
         code = result.get("errorCode")
@@ -552,10 +619,17 @@ def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
     return True
 
 
+_FREE_NOTE = (
+    "its communicationNumber was sent before only to validate-batch-accounts, which saves nothing"
+)
+
+
 @check(VALID_REJECTED, applies=lambda case: _spec(case) and bool(case.valid_items))
 def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | None:
     """Valid items with known data are accepted. Interop values (RFC-legal, but
-    rejected by some mainstream parsers, e.g. a leap second): a rejection warns."""
+    rejected by some mainstream parsers, e.g. a leap second): a rejection warns.
+    Items whose identifiers went before only to validate-batch-accounts (``free``) are
+    the account flow's state rule: that operation saves nothing."""
     severity = "warning" if case.interop else None
     note = " (an interop value: RFC-legal, but mainstream parsers differ)" if case.interop else ""
     if received.status != 200:
@@ -563,23 +637,24 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
             return True  # refused as a whole because of the invalid sibling
         if received.status in (401, 403) or not _answered(received):
             return None
+        free = f"; {_FREE_NOTE}" if case.free_items else ""
         raise CheckFailure(
             VALID_REJECTED.id,
-            f"a batch of valid items got {received.status} instead of 200{note}",
+            f"a batch of valid items got {received.status} instead of 200{note}{free}",
             severity,
         )
-    results = _results(received)
-    if results is None:
+    if not _item_judged(case, received):
         return None
     failures = []
     for index in sorted(case.valid_items):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is not None and result.get("resultType") not in ACCEPTED:
             failures.append(
                 CheckFailure(
                     VALID_REJECTED.id,
                     f"item {index} is valid and uses known data, yet got {_describe(result)}: "
-                    f"{result.get('errorDescription')!r}{note}",
+                    f"{result.get('errorDescription')!r}{note}"
+                    + (f"; {_FREE_NOTE}" if index in case.free_items else ""),
                     severity,
                 )
             )
@@ -588,27 +663,29 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
     return True
 
 
-@check(
-    Rule(
-        "batch.communication-number-reuse",
-        "a reused communicationNumber is rejected with O005",
-        kinds=_BATCH_ONLY,
-        writes=True,
-    ),
-    applies=lambda case: _spec(case) and bool(case.reused_items),
-)
+@check(REUSE, applies=lambda case: _spec(case) and bool(case.reused_items))
 def communication_number_reuse(ctx: Context, received: Received, case: Case) -> bool | None:
-    if received.status != 200:
+    """A batch: a per-item O005 in a 200. A single item: its rejection (a 400, or a
+    200 with a rejected resultType) with O005."""
+    if case.kind == SINGLE:
+        if received.status in (401, 403) or not _answered(received):
+            return None
+        if _item_result(case, received, 0) is None:
+            raise CheckFailure(
+                REUSE.id,
+                f"a reused communicationNumber got {received.status} without a rejection "
+                "(resultType, errorCode O005)",
+            )
+    elif received.status != 200:
         raise CheckFailure(
-            "batch.communication-number-reuse",
+            REUSE.id,
             f"a batch with a reused communicationNumber got {received.status}, not a per-item O005",
         )
-    results = _results(received)
-    if results is None:
+    elif _results(received) is None:
         return None
     failures = []
     for index in sorted(case.reused_items):
-        result = _result_for(case, results, index)
+        result = _item_result(case, received, index)
         if result is None:
             continue
         code = result.get("errorCode")
@@ -621,6 +698,52 @@ def communication_number_reuse(ctx: Context, received: Received, case: Case) -> 
             )
     if failures:
         raise CheckFailures(failures)
+    return True
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+@check(
+    RESULT_TYPE_VALUES,
+    REJECTION_HAS_ERROR,
+    applies=lambda case: judged_against_spec(case) and case.kind == SINGLE,
+)
+def single_result_shape(ctx: Context, received: Received, case: Case) -> bool | None:
+    """The answer to one account or balance (E39): what batch.result-type-values and
+    batch.rejection-has-error say of a batch result, said of the body. A 400 without
+    a resultType is Spring's own body for an unreadable request (response.schema
+    judges it)."""
+    body = _json(received)
+    if received.status not in (200, 400) or not isinstance(body, dict):
+        return None
+    kind = body.get("resultType")
+    if received.status == 400 and "resultType" not in body:
+        return True
+    if received.status == 400 and kind not in REJECTED:
+        raise CheckFailure(
+            RESULT_TYPE_VALUES.id,
+            f"a 400 rejection with resultType {kind!r} (expected REQUEST_REJECTED or ERROR)",
+        )
+    if kind in ACCEPTED and body.get("errorCode") not in (None, ""):
+        raise CheckFailure(
+            REJECTION_HAS_ERROR.id,
+            f"an accepted answer ({kind!r}) carries errorCode {body.get('errorCode')!r}",
+        )
+    if kind in REJECTED and not (
+        _filled(body.get("errorCode")) and _filled(body.get("errorDescription"))
+    ):
+        raise CheckFailure(
+            REJECTION_HAS_ERROR.id,
+            f"a rejection ({received.status}, {kind!r}) without a non-empty errorCode "
+            "and errorDescription",
+        )
+    if kind not in ACCEPTED | REJECTED:
+        raise CheckFailure(
+            RESULT_TYPE_VALUES.id,
+            f"resultType {kind!r}; accepted values are REQUEST_ACCEPTED, REQUEST_REJECTED, OK, ERROR",
+        )
     return True
 
 
@@ -718,5 +841,5 @@ def _ordered_rules() -> Iterable[Rule]:
 
 def rules_for_operation(operation_id: str, *, read_only: bool = False) -> list[str]:
     """The server rules checked for one operation (the pytest plugin's test ids)."""
-    kind = BRM if operation_id == ACCUMULATED_BALANCE else BATCH
+    kind = Case(operation_id, "", Sent("GET", "", {})).kind
     return [r.id for r in _ordered_rules() if kind in r.kinds and not (read_only and r.writes)]

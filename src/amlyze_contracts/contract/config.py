@@ -7,6 +7,7 @@ real deployment instead. Classifiers come from the server when it serves them.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -15,13 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from ..classifiers import KNOWN_CLASSIFIERS
+from ..commands.options import AUTO as AUTO  # --revision auto: contract/detect.py
+from ..domain import (
+    ACCUMULATED_BALANCE,
+    BATCH_ACCOUNT_BALANCES,
+    BATCH_ACCOUNTS,
+    CREATE_ACCOUNT,
+    REGISTER_ACCOUNT_BALANCE,
+    VALIDATE_BATCH_ACCOUNTS,
+)
 from ..domain import OPERATIONS as OPERATIONS  # re-exported: commands.test_cmd reads it here
 from ..engine.schema import closest
 from ..server import fixtures
+from ..specs import Operation, SpecError
 
 TOKEN_ENV = "AMLYZE_CONTRACTS_TOKEN"
-BATCH_OPERATIONS = OPERATIONS[:2]
-BRM_OPERATION = OPERATIONS[2]
+BATCH_OPERATIONS = (BATCH_ACCOUNTS, BATCH_ACCOUNT_BALANCES, VALIDATE_BATCH_ACCOUNTS)
+SINGLE_OPERATIONS = frozenset({CREATE_ACCOUNT, REGISTER_ACCOUNT_BALANCE})
+BRM_OPERATION = ACCUMULATED_BALANCE
+# Every operation the suite can test, in the order it tests them: the seeds' three
+# (the default run), then the account flow of the vendor's revisions.
+ALL_OPERATIONS = (*OPERATIONS, VALIDATE_BATCH_ACCOUNTS, CREATE_ACCOUNT, REGISTER_ACCOUNT_BALANCE)
+# Operations whose items are accounts (the others' are balances).
+ACCOUNT_OPERATIONS = frozenset({BATCH_ACCOUNTS, VALIDATE_BATCH_ACCOUNTS, CREATE_ACCOUNT})
 DEFAULT_BRM_PATH = "/brm/prepayBalanceManagement/v1"
 
 
@@ -56,7 +73,9 @@ class Options:
     base_url: str
     brm_base_url: str
     token: str | None = None
-    only: tuple[str, ...] = OPERATIONS
+    # None: every operation of the run (the seeds' three without a revision, else the
+    # revision's); the runner replaces it with the operations it tests.
+    only: tuple[str, ...] | None = None
     max_examples: int = 25
     time_budget: float = 50.0
     timeout: float = 10.0
@@ -68,10 +87,24 @@ class Options:
     schemathesis: bool = True  # the generic fuzzing phase
     max_response_bytes: int = 8 * 1024 * 1024
     fixtures: Fixtures = field(default_factory=Fixtures)
+    # A vendor revision (a date of specs/revisions.yaml, ``latest``, or ``auto``: detected
+    # from the server's answers). None: the default revision's documents and the seeds'
+    # three operations (the behaviour before revisions). The runner resolves it to a
+    # date (or keeps None).
+    revision: str | None = None
 
     @property
     def writes(self) -> bool:
         return not self.read_only
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The operations tested (``only``, else every operation of the run)."""
+        if self.only is not None:
+            return self.only
+        if self.revision is None:
+            return OPERATIONS
+        return tuple(op for op in ALL_OPERATIONS if op in revision_operations(self.revision))
 
     def with_(self, **changes: Any) -> Options:
         return replace(self, **changes)
@@ -81,7 +114,7 @@ class Options:
 # did-you-mean), never silently ignored. [classifiers] maps classifier names to codes.
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "server": ("base_url", "brm_base_url"),
-    "run": ("only", "max_examples", "time_budget", "timeout", "seed", "read_only"),
+    "run": ("only", "max_examples", "time_budget", "timeout", "seed", "read_only", "revision"),
     "fixtures": ("customers", "brm_ids", "brm_types"),
     "classifiers": KNOWN_CLASSIFIERS,
 }
@@ -100,15 +133,15 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 
 def _check_value(table: str, key: str, value: Any, source: str) -> None:
     where = f"{source}: {table}.{key}"
-    if table == "server":
+    if table == "server" or key == "revision":
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string")
     elif table in ("fixtures", "classifiers") or key == "only":
         _strings(value, where)
         if key == "only":
             for name in value:
-                if name not in OPERATIONS:
-                    raise ConfigError(f"{where}: " + _unknown("operation", name, OPERATIONS))
+                if name not in ALL_OPERATIONS:
+                    raise ConfigError(f"{where}: " + _unknown("operation", name, ALL_OPERATIONS))
     elif key in ("max_examples", "seed"):
         least = 1 if key == "max_examples" else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -183,3 +216,39 @@ def in_ci() -> bool:
 
 def brm_base(base_url: str, brm_base_url: str | None) -> str:
     return (brm_base_url or base_url.rstrip("/") + DEFAULT_BRM_PATH).rstrip("/")
+
+
+# ------------------------------------------------------------------ revisions
+
+
+def resolve_revision(name: str | None) -> str | None:
+    """A revision's date (``latest`` resolved); None stays None. An unknown name is a
+    :class:`ConfigError` whose one line names the known ones."""
+    if name is None:
+        return None
+    from .. import revisions
+
+    try:
+        return revisions.resolve(name).name
+    except SpecError as exc:
+        known = ", ".join([*revisions.names(), revisions.LATEST, AUTO])
+        raise ConfigError(f"unknown revision {name!r} (known: {known})") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def revision_operations(revision: str | None) -> Mapping[str, Operation]:
+    """operationId -> Operation of a revision (None: the default revision)."""
+    from .. import revisions
+
+    table = revisions.table()
+    return table.resolve(revision or table.default).operations()
+
+
+def operation_of(operation_id: str, revision: str | None) -> Operation:
+    """One operation as the revision's document defines it (method, path, schemas)."""
+    ops = revision_operations(revision)
+    if operation_id not in ops:
+        raise ConfigError(
+            f"revision {revision}: no operation {operation_id!r} (known: {', '.join(ops)})"
+        )
+    return ops[operation_id]

@@ -36,13 +36,11 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..domain import ACCUMULATED_BALANCE, BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
 from ..engine.api import validate_request
-from ..specs import operation
-from .checks import Case, CheckFailure, ItemExpect, item_expectations, judged_against_spec
+from .checks import SINGLE, Case, CheckFailure, ItemExpect, item_expectations, judged_against_spec
 from .client import Received, Sent
-from .config import BRM_OPERATION, Options
-from .scenarios import Endpoints
+from .config import BRM_OPERATION, Options, operation_of
+from .scenarios import Endpoints, item_key
 
 # A judge beyond the suite's own checks: (rule ids it applied, failures).
 Judge = Callable[[Case, Received], tuple[list[str], list[CheckFailure]]]
@@ -69,11 +67,6 @@ class Suite(Protocol):
     ) -> None: ...
 
 
-SPEC_NAMES = {
-    BATCH_ACCOUNTS: "batch-accounts",
-    BATCH_ACCOUNT_BALANCES: "batch-account-balances",
-    ACCUMULATED_BALANCE: "accumulated-balance",
-}
 CHECK_RULES = {
     "not_a_server_error": "server.no-5xx",
     "status_code_conformance": "response.status-documented",
@@ -91,18 +84,16 @@ DISABLED_CHECKS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _api_operation(operation_id: str) -> Any:
+@functools.lru_cache(maxsize=16)
+def _api_operation(operation_id: str, revision: str | None) -> Any:
+    """The operation as Schemathesis sees it, from the revision's document."""
     import schemathesis
 
-    from ..specs import load
-
-    spec = load(SPEC_NAMES[operation_id])
+    op = operation_of(operation_id, revision)
     # An explicit Config: never pick up a schemathesis.toml from the working directory.
     schema = schemathesis.openapi.from_dict(
-        copy.deepcopy(dict(spec.document)), config=schemathesis.Config()
+        copy.deepcopy(dict(op.spec.document)), config=schemathesis.Config()
     )
-    op = operation(operation_id)
     return schema[op.path][op.method]
 
 
@@ -185,21 +176,26 @@ def _our_case(options: Options, operation_id: str, st_case: Any, sent: Sent, mod
             elif type_ok and set(query) <= {"@type", "fields"}:
                 probe = "brm-known" if raw_id in fx.brm_ids else "brm-unknown"
         return Case(operation_id, label, sent, phase="schemathesis", request=params, probe=probe)
-    op = operation(operation_id)
-    key = op.batch_item[0] if op.batch_item else "items"
+    key = item_key(operation_of(operation_id, options.revision))
     request: Any = sent.body
     invalid: dict[int, ItemExpect] = {}
     try:
         parsed = orjson.loads(sent.body or b"")
     except orjson.JSONDecodeError:
         parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get(key), list):
+    single = Case(operation_id, label, sent).kind == SINGLE
+    items = [parsed] if single else parsed.get(key) if isinstance(parsed, dict) and key else None
+    if isinstance(parsed, dict) and isinstance(items, list):
         request = parsed
         # The one rule set says which generated items are invalid: those must be rejected.
         report = validate_request(
-            operation_id, sent.body or b"", classifiers=dict(options.fixtures.classifiers)
+            operation_id,
+            sent.body or b"",
+            classifiers=dict(options.fixtures.classifiers),
+            spec=operation_of(operation_id, options.revision).spec,
+            positions=False,
         )
-        invalid = item_expectations(operation_id, report.errors, parsed[key])
+        invalid = item_expectations(operation_id, report.errors, items, options.revision)
     return Case(
         operation_id,
         label,
@@ -260,8 +256,8 @@ def run(suite: Suite) -> None:
     options = suite.options
     checks = _checks()
     per_mode = max(1, options.max_examples // 2)
-    for operation_id in options.only:
-        op = operation(operation_id)
+    for operation_id in options.operations:
+        op = operation_of(operation_id, options.revision)
         if options.read_only and op.method != "GET":
             continue
         base = (
@@ -269,7 +265,7 @@ def run(suite: Suite) -> None:
             if operation_id == BRM_OPERATION
             else suite.endpoints.base_url
         )
-        api_op = _api_operation(operation_id)
+        api_op = _api_operation(operation_id, options.revision)
         auth = {"Authorization": f"Bearer {options.token}"} if options.token else {}
         for mode_name, mode in (
             ("positive", GenerationMode.POSITIVE),

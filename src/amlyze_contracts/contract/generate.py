@@ -20,6 +20,7 @@ state (a replay with the same communicationNumber would be an O005).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 import string
@@ -36,8 +37,9 @@ from ..catalogue import Rule, RuleSet, load_rules
 from ..conditions import Condition
 from ..engine.api import validate_request
 from ..formats import is_iban
-from ..specs import SCHEMA_NAME, Spec, operation
+from ..specs import SCHEMA_NAME
 from ..violations import Report
+from .config import operation_of
 
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "<remove>"})()
 # Members whose values must be unique per run (echoed, or remembered by the server).
@@ -117,6 +119,7 @@ TEXT_ALPHABET = st.characters(
 ASCII_TAIL = st.text(string.ascii_letters + string.digits + "-_.", max_size=12)
 
 
+@functools.lru_cache(maxsize=256)  # one strategy object per size range (validated once)
 def text(min_size: int = 1, max_size: int = 40) -> st.SearchStrategy[str]:
     return st.text(TEXT_ALPHABET, min_size=min_size, max_size=max_size).filter(
         lambda s: s.strip() != ""
@@ -155,27 +158,31 @@ def _instant(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class Knowledge:
-    """What generation may use: the rule set, classifiers, known customers."""
+    """What generation may use: the rule set, classifiers, known customers, and the
+    vendor revision whose documents define the items (None: the default revision)."""
 
     ruleset: RuleSet
     classifiers: Mapping[str, frozenset[str]]
     customers: tuple[str, ...]
+    revision: str | None = None
 
 
 class ItemModel:
-    """One batch operation's item schema, with the rules that apply to it; or a single
-    operation's body (``item_key`` None: the body is one item, e.g. createAccount).
-    ``spec``: the document to read the operation from (a revision's), else the bundled."""
+    """One operation's item schema, with the rules that apply to it: a batch's item,
+    or the body of a single operation (one account, one balance); then ``item_key``
+    is None and a "batch" of items is sent one item at a time."""
 
-    def __init__(self, operation_id: str, knowledge: Knowledge, spec: Spec | None = None) -> None:
-        op = operation(operation_id, [spec] if spec is not None else None)
-        batch = op.batch_item
-        single = op.request_schema if batch is None else None
-        assert batch or single, f"{operation_id} has no batch or single-object body"
+    def __init__(self, operation_id: str, knowledge: Knowledge) -> None:
+        op = operation_of(operation_id, knowledge.revision)
+        self.document = op.spec  # the revision's document (validated against directly: fast)
         self.operation_id = operation_id
-        self.spec = spec
-        self.item_key: str | None
-        self.item_key, self.schema = batch or (None, single or {})
+        self.item_key: str | None = None
+        if op.batch_item is not None:
+            self.item_key, self.schema = op.batch_item
+        else:
+            schema = op.request_schema
+            assert schema is not None, f"{operation_id} has no request body"
+            self.schema = schema
         self.name: str = self.schema.get(SCHEMA_NAME, "")
         self.props: Mapping[str, Any] = self.schema.get("properties") or {}
         self.required: tuple[str, ...] = tuple(self.schema.get("required") or ())
@@ -195,6 +202,10 @@ class ItemModel:
                 self.dynamic[name] = dyn["path"].rstrip("/").rsplit("/", 1)[-1]
         # Patterns a warning rule requires: draw from them so items stay warning-free.
         self.patterns: dict[str, str] = {}
+        # Strategies made once per model: Hypothesis validates a strategy object the
+        # first time it draws from it, so a fresh object per draw costs that each time.
+        self._values: dict[str, st.SearchStrategy[Any]] = {}
+        self._valid_items: st.SearchStrategy[dict[str, Any]] | None = None
         for rule in self.rules:
             for cond in rule.require:
                 if cond.op == "matches":
@@ -203,11 +214,13 @@ class ItemModel:
     # -------------------------------------------------------------- validation
 
     def validate(self, items: list[Any]) -> Report:
+        """A batch of ``items`` (a single operation: its one item)."""
         return validate_request(
             self.operation_id,
-            items[0] if self.item_key is None else {self.item_key: items},
+            {self.item_key: items} if self.item_key else items[0],
             classifiers=dict(self.knowledge.classifiers),
-            spec=self.spec,
+            spec=self.document,
+            positions=False,
         )
 
     def errors_of(self, template: Any) -> tuple[set[str], Report]:
@@ -221,6 +234,12 @@ class ItemModel:
 
     def value(self, member: str) -> st.SearchStrategy[Any]:
         """A valid value for one member (schema, fixtures, catalogue patterns)."""
+        found = self._values.get(member)
+        if found is None:
+            found = self._values[member] = self._value(member)
+        return found
+
+    def _value(self, member: str) -> st.SearchStrategy[Any]:
         sub = self.props.get(member) or {}
         if member in FRESH_FIELDS:
             limit = sub.get("maxLength")
@@ -306,7 +325,9 @@ class ItemModel:
         return item
 
     def valid_items(self) -> st.SearchStrategy[dict[str, Any]]:
-        return self._valid()
+        if self._valid_items is None:
+            self._valid_items = self._valid()
+        return self._valid_items
 
     def targets(self) -> list[Target]:
         """Every error-severity request rule an item of this operation can break alone."""
@@ -442,6 +463,7 @@ def _put(item: dict[str, Any], member: str, value: Any) -> None:
         item[member] = value
 
 
+@functools.lru_cache(maxsize=16)
 def _of_type(kind: str) -> st.SearchStrategy[Any]:
     return {
         "string": text(1, 8),
@@ -496,15 +518,24 @@ def positive_items(model: ItemModel) -> st.SearchStrategy[dict[str, Any]]:
 def positive_batches(
     model: ItemModel, max_items: int = 4, min_items: int = 1
 ) -> st.SearchStrategy[BatchTemplate]:
+    """``min_items`` to ``max_items`` valid items (warnings allowed); one for a single
+    operation."""
+    if model.item_key is None:
+        min_items = max_items = 1
     return st.lists(positive_items(model), min_size=min_items, max_size=max_items).map(
         lambda items: BatchTemplate(items, frozenset(range(len(items))), {})
     )
 
 
 def negative_batches(model: ItemModel, target: Target) -> st.SearchStrategy[BatchTemplate]:
+    """A broken item beside a valid one; for a single operation, the broken item alone."""
+
     @st.composite
     def build(draw: st.DrawFn) -> BatchTemplate:
         broken, report = draw(model.broken_items(target))
+        if model.item_key is None:
+            code = expected_code(target, report, None)
+            return BatchTemplate([broken], frozenset(), {0: (target.label, code)})
         sibling = draw(model.valid_items())
         first = draw(st.booleans())
         items = [broken, sibling] if first else [sibling, broken]
@@ -515,13 +546,17 @@ def negative_batches(model: ItemModel, target: Target) -> st.SearchStrategy[Batc
     return build()
 
 
-def knowledge(classifiers: Mapping[str, frozenset[str]], customers: tuple[str, ...]) -> Knowledge:
-    return Knowledge(load_rules(), dict(classifiers), customers)
+def knowledge(
+    classifiers: Mapping[str, frozenset[str]],
+    customers: tuple[str, ...],
+    revision: str | None = None,
+) -> Knowledge:
+    return Knowledge(load_rules(), dict(classifiers), customers, revision)
 
 
 def iter_models(operation_ids: tuple[str, ...], know: Knowledge) -> Iterator[ItemModel]:
     for op in operation_ids:
-        if operation(op).batch_item:
+        if operation_of(op, know.revision).batch_item:
             yield ItemModel(op, know)
 
 

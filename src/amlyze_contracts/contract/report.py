@@ -33,6 +33,8 @@ def write_text(
 ) -> None:
     """The table (not with ``quiet``), each failure and flaky failure, the summary."""
     rows = _rows(result)
+    if result.detected:
+        out.write(result.detected + "\n")
     if not quiet:
         widths = [max([len(r[0]) for r in rows] + [9]), max([len(r[1]) for r in rows] + [4])]
         out.write(
@@ -59,7 +61,8 @@ def write_text(
         f"{len(flaky)} flaky; {result.requests} requests in {result.duration:.1f} s "
         f"({result.requests / max(result.duration, 1e-9):.0f}/s), run id {result.run_id}, "
         f"seed {result.seed} (replay: --seed {result.seed}), "
-        f"classifiers from {result.classifier_source}\n"
+        + (f"revision {result.options.revision}, " if result.options.revision else "")
+        + f"classifiers from {result.classifier_source}\n"
     )
     for note in result.notes:
         out.write(f"note: {note}\n")
@@ -92,7 +95,11 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "run_id": result.run_id,
         "base_url": options.base_url,
         "brm_base_url": options.brm_base_url,
-        "operations": list(options.only),
+        "operations": list(options.operations),
+        # The vendor revision tested (null: the default revision's documents, the seeds'
+        # operations), and what --revision auto found.
+        "revision": options.revision,
+        "revision_detected": result.detected,
         "read_only": options.read_only,
         "seed": result.seed,
         "max_examples": options.max_examples,
@@ -167,6 +174,8 @@ def write_junit(result: RunResult, path: str | Path) -> None:
     props = ET.Element("properties")
     ET.SubElement(props, "property", name="seed", value=str(result.seed))
     ET.SubElement(props, "property", name="run_id", value=result.run_id)
+    if result.options.revision:
+        ET.SubElement(props, "property", name="revision", value=result.options.revision)
     suite.insert(0, props)
     root = ET.Element("testsuites")
     root.append(suite)

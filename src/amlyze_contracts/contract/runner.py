@@ -20,6 +20,7 @@ import re
 import secrets
 import sys
 import time
+import types
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -28,17 +29,21 @@ from typing import Any, TextIO
 import orjson
 
 from ..classifiers import KNOWN_CLASSIFIERS
-from .checks import Case, CheckFailure, Context, ItemExpect, rules_applied, run_checks
+from .checks import SINGLE, Case, CheckFailure, Context, ItemExpect, rules_applied, run_checks
 from .client import Client, Received, Sent, curl, redact_headers
 from .config import (
+    AUTO,
     BATCH_OPERATIONS,
     BRM_OPERATION,
     DEFAULT_BRM_PATH,
     NO_TOKEN,
+    SINGLE_OPERATIONS,
     TOKEN_ENV,
     Misconfigured,
     Options,
     in_ci,
+    operation_of,
+    resolve_revision,
 )
 from .generate import (
     BatchTemplate,
@@ -159,6 +164,7 @@ class RunResult:
     budget_exhausted: bool = False
     resent: int = 0  # re-sends on a fresh connection (included in requests)
     unjudged_items: int = 0  # expectations the validator no longer agreed with
+    detected: str | None = None  # --revision auto: the one line saying what it found
 
     @property
     def seed(self) -> int:
@@ -294,13 +300,16 @@ class Runner:
         # The seed is always chosen (and reported), so any run can be replayed.
         seed = options.seed if options.seed is not None else secrets.randbelow(2**32)
         self.options = options.with_(seed=seed)
-        self.endpoints = Endpoints(options.base_url.rstrip("/"), options.brm_base_url.rstrip("/"))
+        self._only = options.only  # as given (None: every operation of the revision)
+        # auto: the preflight works the revision out; until then, the default's paths.
+        self._use_revision(None if options.revision == AUTO else resolve_revision(options.revision))
+        if options.revision == AUTO:
+            self.options = self.options.with_(revision=AUTO, only=self._only)
         self.uniques = Uniques()
         self.result = RunResult(self.options, self.uniques.run_id)
         # Before the first client: every client caps its requests at this deadline.
         self.deadline = self.result.started + options.time_budget
         self.client = self._new_client(options.timeout)
-        self.ctx = Context(options.max_response_bytes)
         self.progress = Progress(progress)
         self.generic = generic
         self.phase = "start"
@@ -310,6 +319,18 @@ class Runner:
         self._unique = re.compile(re.escape(self.uniques.run_id) + r"-(\d{5})-")
         self._seen_unique = 0  # the highest per-run unique number sent so far
         self._preflight_done = False
+
+    def _use_revision(self, revision: str | None) -> None:
+        """Test this revision (None: the default one, the seeds' operations): its
+        operations, their methods and paths, and its documents to judge answers by."""
+        options = self.options.with_(revision=revision, only=self._only)
+        self.options = options.with_(only=options.operations)
+        self.endpoints = Endpoints(
+            options.base_url.rstrip("/"), options.brm_base_url.rstrip("/"), revision
+        )
+        self.ctx = Context(options.max_response_bytes, revision)
+        if hasattr(self, "result"):
+            self.result.options = self.options
 
     def _new_client(self, timeout: float) -> Client:
         return Client(
@@ -387,7 +408,9 @@ class Runner:
         accepted is still valid. (A shrunk example may have lost its only invalid
         part; it must not be reported as "invalid item accepted".) Expectations the
         validator cannot judge (known data, reuse) are kept as they are."""
-        if not (case.invalid_items or case.valid_items) or not case.item_key:
+        if not (case.invalid_items or case.valid_items) or not (
+            case.item_key or case.kind == SINGLE
+        ):
             return case
         errors = _item_errors(case, self.options)
         if errors is None:
@@ -658,6 +681,12 @@ class Runner:
             self.options = self.options.with_(fixtures=fixtures)
             self.result.options = self.options
             self.result.classifier_source = "server: " + ", ".join(sorted(fetched))
+        if self.options.revision == AUTO:
+            from .detect import detect
+
+            found = detect(self)
+            self._use_revision(found.revision)
+            self.result.detected = found.line
         self._find_operations()
         self._preflight_done = True
 
@@ -665,8 +694,9 @@ class Runner:
         o, e = self.options, self.endpoints
         auth = auth_headers(o.token)
         out = []
-        for op_id in o.only:
-            if op_id in BATCH_OPERATIONS:
+        for op_id in o.operations:
+            if op_id in BATCH_OPERATIONS or op_id in SINGLE_OPERATIONS:
+                # An empty batch, or an empty item (invalid: nothing is written).
                 case = batch_case(o, e, op_id, "preflight", [])
 
                 def build(base: str, sent: Sent = case.sent, path: str = case.sent.url) -> Sent:
@@ -707,6 +737,13 @@ class Runner:
         missing = [(p, got) for p, got in answers if _missing(p, got)]
         if len(missing) == len(answers):
             raise Misconfigured(self._not_found(missing))
+        revision = self.options.revision
+        if revision is not None:
+            # A revision was asked for: each of its operations must be there, with its
+            # method (another revision's server is a misconfigured run, not violations).
+            for p, got in answers:
+                if _missing(p, got) or got.status == 405:
+                    raise Misconfigured(self._wrong_revision(p, got, revision))
         found = [(p, got) for p, got in answers if (p, got) not in missing]
         self._found = [p for p, got in found if got.status not in (401, 403)]
         if found and all(got.status in (401, 403) for _, got in found):
@@ -720,6 +757,15 @@ class Runner:
             self.result.notes.append(
                 f"{p.operation}: {p.sent.method} {p.sent.url} answered 404 in the preflight"
             )
+
+    def _wrong_revision(self, p: _Preflight, got: Received, revision: str) -> str:
+        what = "not found" if got.status == 404 else "not with this method"
+        how = "--revision auto" if self.result.detected is None else "another --revision"
+        return (
+            f"revision {revision}: {p.operation} {what}: {p.sent.method} {p.sent.url} "
+            f"answered {got.status}; the server does not implement this revision "
+            f"(try {how}, or --only the operations it has)"
+        )
 
     def _not_found(self, missing: list[tuple[_Preflight, Received]]) -> str:
         p, _ = missing[0]
@@ -807,9 +853,7 @@ class Runner:
     # -------------------------------------------------------------- hypothesis
 
     def _models(self) -> list[ItemModel]:
-        fx = self.options.fixtures
-        know = knowledge(fx.classifiers, fx.customers)
-        return [ItemModel(op, know) for op in self.options.only if op in BATCH_OPERATIONS]
+        return models_of(self.options)
 
     def _send_batch(
         self, model: ItemModel, template: BatchTemplate, label: str, phase: str
@@ -855,7 +899,7 @@ class Runner:
                 )
 
     def _brm_reads(self) -> None:
-        if BRM_OPERATION not in self.options.only:
+        if BRM_OPERATION not in self.options.operations:
             return
         from hypothesis import strategies as st
 
@@ -925,7 +969,7 @@ class Runner:
         from hypothesis import seed as hseed
 
         decorate: Any = given(strategy)
-        wrapped: Any = decorate(test)
+        wrapped: Any = decorate(_sourceless(test))
         wrapped = settings(
             max_examples=max_examples,
             deadline=None,
@@ -937,6 +981,15 @@ class Runner:
             print_blob=False,
         )(wrapped)
         hseed(self.result.seed)(wrapped)()
+
+
+def _sourceless(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``fn`` without a source file. Hypothesis reads a test function's source (to
+    digest it for its example database, which is off here, and to inspect its first
+    parameter) at every search: ~8 ms each, and a run makes a few hundred searches.
+    Without a source it uses the name."""
+    code = fn.__code__.replace(co_filename="<amlyze-contracts search>")
+    return types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 def _classifier_codes(received: Received) -> frozenset[str] | None:
@@ -1013,8 +1066,14 @@ def _item_errors(case: Case, options: Options) -> dict[int, set[str]] | None:
     if case.sent.body is None:
         return None
     report = validate_request(
-        case.operation_id, case.sent.body, classifiers=dict(options.fixtures.classifiers)
+        case.operation_id,
+        case.sent.body,
+        classifiers=dict(options.fixtures.classifiers),
+        spec=operation_of(case.operation_id, options.revision).spec,
+        positions=False,
     )
+    if case.kind == SINGLE:
+        return {0: {v.rule for v in report.errors}} if report.errors else {}
     prefix = f"/{case.item_key}/"
     out: dict[int, set[str]] = {}
     for v in report.errors:
@@ -1023,12 +1082,16 @@ def _item_errors(case: Case, options: Options) -> dict[int, set[str]] | None:
     return out
 
 
-def targets_of(options: Options) -> list[tuple[str, Target]]:
+def models_of(options: Options) -> list[ItemModel]:
+    """The item models of the operations tested (batches and single items)."""
     fx = options.fixtures
-    know = knowledge(fx.classifiers, fx.customers)
+    know = knowledge(fx.classifiers, fx.customers, options.revision)
     return [
-        (op, t)
-        for op in options.only
-        if op in BATCH_OPERATIONS
-        for t in ItemModel(op, know).targets()
+        ItemModel(op, know)
+        for op in options.operations
+        if op in BATCH_OPERATIONS or op in SINGLE_OPERATIONS
     ]
+
+
+def targets_of(options: Options) -> list[tuple[str, Target]]:
+    return [(model.operation_id, t) for model in models_of(options) for t in model.targets()]

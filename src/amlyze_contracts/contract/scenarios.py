@@ -21,11 +21,25 @@ from typing import Any
 
 import orjson
 
-from ..domain import ACCEPTED, BATCH_ACCOUNT_BALANCES, BATCH_ACCOUNTS
-from ..specs import operation
+from ..domain import (
+    ACCEPTED,
+    BATCH_ACCOUNT_BALANCES,
+    BATCH_ACCOUNTS,
+    CREATE_ACCOUNT,
+    REGISTER_ACCOUNT_BALANCE,
+    VALIDATE_BATCH_ACCOUNTS,
+)
+from ..specs import Operation
 from .checks import OPTIONS_HEAD, OTHER_METHOD, OUTSIDE, Case, ItemExpect, interop_request
 from .client import Received, Sent
-from .config import BATCH_OPERATIONS, BRM_OPERATION, Options
+from .config import (
+    ACCOUNT_OPERATIONS,
+    BATCH_OPERATIONS,
+    BRM_OPERATION,
+    SINGLE_OPERATIONS,
+    Options,
+    operation_of,
+)
 from .generate import Uniques
 
 WRONG_TOKEN = "amlyze-contracts-wrong-token"
@@ -37,9 +51,14 @@ BRM_ATTRIBUTES = ("name", "totalBalance", "bucket", "product", "partyAccount", "
 class Endpoints:
     base_url: str
     brm_base_url: str
+    revision: str | None = None  # whose documents give each operation's method and path
+
+    def operation(self, operation_id: str) -> Operation:
+        return operation_of(operation_id, self.revision)
 
     def batch_url(self, operation_id: str) -> str:
-        return self.base_url.rstrip("/") + operation(operation_id).path
+        """An AMLYZE operation's URL (a batch or a single item)."""
+        return self.base_url.rstrip("/") + self.operation(operation_id).path
 
     def brm_url(
         self, raw_id: str, query: Mapping[str, str] | None = None, base: str | None = None
@@ -76,10 +95,12 @@ def batch_case(
     reused: frozenset[int] = frozenset(),
     raw: bytes | None = None,
     interop: bool = False,
+    free: frozenset[int] = frozenset(),
 ) -> Case:
-    op = operation(operation_id)
-    key = op.batch_item[0] if op.batch_item else "items"
-    body = {key: items}
+    """A batch of ``items``, or for a single operation its one item (``items[0]``)."""
+    op = endpoints.operation(operation_id)
+    key = item_key(op)
+    body: Any = {key: items} if key else (items[0] if items else {})
     return Case(
         operation_id,
         label,
@@ -94,9 +115,29 @@ def batch_case(
         valid_items=valid,
         invalid_items=dict(invalid or {}),
         reused_items=reused,
+        free_items=free,
         item_key=key,
         interop=interop,
     )
+
+
+def item_key(op: Operation) -> str | None:
+    """A batch's item array member; None for a single operation (the body is the item)."""
+    if op.batch_item:
+        return op.batch_item[0]
+    return None if op.operation_id in SINGLE_OPERATIONS else "items"
+
+
+def item_properties(options: Options, operation_id: str) -> Any:
+    """The members of one item of an operation, under the run's revision."""
+    op = operation_of(operation_id, options.revision)
+    schema = op.batch_item[1] if op.batch_item else op.request_schema or {}
+    return schema.get("properties") or {}
+
+
+def time_member(options: Options, operation_id: str) -> str:
+    """A balance's timestamp: ``updateAt`` (2024-11-04), ``balanceAt`` from 2024-11-05."""
+    return "balanceAt" if "balanceAt" in item_properties(options, operation_id) else "updateAt"
 
 
 def brm_case(
@@ -145,7 +186,7 @@ def base_item(
         )
 
     unique = uniques.next()
-    if operation_id == BATCH_ACCOUNTS:
+    if operation_id in ACCOUNT_OPERATIONS:
         item: dict[str, Any] = {
             "communicationNumber": f"{unique}cn",
             "requester": "SYSTEMX",
@@ -162,7 +203,7 @@ def base_item(
             "requester": "financial_institution",
             "balanceType": first("accountBalanceType", "DAILY_BALANCE"),
             "accountExtId": f"{unique}acc",
-            "updateAt": "2023-09-05T08:07:34.605Z",
+            time_member(options, operation_id): "2023-09-05T08:07:34.605Z",
             "value": 1234.56,
         }
     item.update(changes)
@@ -181,7 +222,7 @@ def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str
     }
     if units:
         extra["businessUnit"] = units[-1]
-    if operation_id == BATCH_ACCOUNTS:
+    if operation_id in ACCOUNT_OPERATIONS:
         types = sorted(cls.get("accountType", ()))
         extra.update(
             action="CREATE",
@@ -196,15 +237,14 @@ def full_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str
         if types:
             extra["accountType"] = types[0]
     else:
-        extra.update(
-            equivalentValue=-0.01, value=11111111111.00, updateAt="2024-02-29T23:59:59.999Z"
-        )
+        extra.update(equivalentValue=-0.01, value=11111111111.00)
+        extra[time_member(options, operation_id)] = "2024-02-29T23:59:59.999Z"
     return base_item(options, operation_id, uniques, **extra)
 
 
 def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[str, Any]:
     """Valid, but carrying warnings only (the vendor's own example values among them)."""
-    if operation_id == BATCH_ACCOUNTS:
+    if operation_id in ACCOUNT_OPERATIONS:
         return base_item(
             options,
             operation_id,
@@ -216,15 +256,18 @@ def warned_item(options: Options, operation_id: str, uniques: Uniques) -> dict[s
             closingDate="2023-09-01T00:00:00Z",  # before openingDate (closing-after-opening)
             accountNickname="only a warning",  # common.unknown-field
         )
+    # The other revisions' timestamp beside this one's: balances.balance-at-renamed
+    # (2024-11-04) or common.unknown-field (later), a warning either way.
+    other = "updateAt" if time_member(options, operation_id) == "balanceAt" else "balanceAt"
     return base_item(
-        options, operation_id, uniques, balanceAt="2023-09-05T08:07:34.605Z", note="warning"
+        options, operation_id, uniques, **{other: "2023-09-05T08:07:34.605Z"}, note="warning"
     )
 
 
 def invalid_item(
     options: Options, operation_id: str, uniques: Uniques
 ) -> tuple[dict[str, Any], ItemExpect]:
-    if operation_id == BATCH_ACCOUNTS:
+    if operation_id in ACCOUNT_OPERATIONS:
         item = base_item(options, operation_id, uniques, accountStatus="CLOSED")
         return item, ItemExpect("accounts.closing-date-required", "002")
     item = base_item(options, operation_id, uniques, balanceType="NO_SUCH_BALANCE_TYPE")
@@ -251,10 +294,11 @@ def interop_items(
     options: Options, operation_id: str, uniques: Uniques
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(label, item): a valid item carrying one RFC-legal edge value."""
-    date_member = "openingDate" if operation_id == BATCH_ACCOUNTS else "updateAt"
+    accounts = operation_id in ACCOUNT_OPERATIONS
+    date_member = "openingDate" if accounts else time_member(options, operation_id)
     for label, value in INTEROP_DATE_TIMES:
         yield label, base_item(options, operation_id, uniques, **{date_member: value})
-    text_member = "bankTitle" if operation_id == BATCH_ACCOUNTS else "requester"
+    text_member = "bankTitle" if accounts else "requester"
     yield (
         "text outside the BMP",
         base_item(options, operation_id, uniques, **{text_member: INTEROP_TEXT}),
@@ -266,8 +310,10 @@ def interop_items(
 Execute = Callable[[Case], Received]
 
 
-def _accepted(received: Received, index: int) -> bool:
+def accepted(received: Received, index: int, single: bool = False) -> bool:
     body = received.json() if received.status == 200 else None
+    if single:
+        return isinstance(body, dict) and body.get("resultType") in ACCEPTED
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list) or index >= len(results):
         return False
@@ -283,12 +329,14 @@ def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
             "Authorization": "Basic " + base64.b64encode(b"user:" + WRONG_TOKEN.encode()).decode()
         },
     }
-    for op_id in options.only:
-        if op_id in BATCH_OPERATIONS:
-            op = operation(op_id)
-            key = op.batch_item[0] if op.batch_item else "items"
+    for op_id in options.operations:
+        if op_id in BATCH_OPERATIONS or op_id in SINGLE_OPERATIONS:
+            op = endpoints.operation(op_id)
+            key = item_key(op)
+            # An empty batch, or an empty item: nothing is written even by a server
+            # that skips auth.
+            harmless: dict[str, Any] = {key: []} if key else {}
             for label, headers in wrong.items():
-                # An empty batch: nothing is written even by a server that skips auth.
                 yield Case(
                     op_id,
                     f"auth: {label}",
@@ -296,9 +344,9 @@ def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
                         op.method,
                         endpoints.batch_url(op_id),
                         {**JSON_HEADERS, **headers},
-                        orjson.dumps({key: []}),
+                        orjson.dumps(harmless),
                     ),
-                    request={key: []},
+                    request=harmless,
                     probe="auth",
                     item_key=key,
                 )
@@ -327,16 +375,28 @@ MALFORMED: tuple[tuple[str, bytes], ...] = (
     ("item array is a string", b'{"ITEMS": "[]"}'),
     ("not UTF-8", b'{"ITEMS": [], "x": "\xff\xfe"}'),
 )
+# A single item's body: not JSON, or not an object (an item missing members is an
+# invalid item, judged by the item rules).
+MALFORMED_SINGLE: tuple[tuple[str, bytes], ...] = (
+    ("truncated JSON", b'{"requester": }'),
+    ("not JSON at all", b"this is not JSON"),
+    ("empty body", b""),
+    ("trailing comma", b'{"requester": "SYSTEMX",}'),
+    ("a // comment", b'{"requester": "SYSTEMX" // comment\n}'),
+    ("top-level array", b"[]"),
+    ("top-level string", b'"requester"'),
+    ("not UTF-8", b'{"requester": "\xff\xfe"}'),
+)
 
 
 def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
-    for op_id in options.only:
-        if op_id not in BATCH_OPERATIONS:
+    for op_id in options.operations:
+        if op_id not in BATCH_OPERATIONS and op_id not in SINGLE_OPERATIONS:
             continue
-        op = operation(op_id)
-        key = op.batch_item[0] if op.batch_item else "items"
-        for label, template in MALFORMED:
-            raw = template.replace(b"ITEMS", key.encode())
+        op = endpoints.operation(op_id)
+        key = item_key(op)
+        for label, template in MALFORMED if key else MALFORMED_SINGLE:
+            raw = template.replace(b"ITEMS", (key or "").encode())
             yield Case(
                 op_id,
                 f"malformed: {label}",
@@ -364,7 +424,7 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
                 scope=OTHER_METHOD,
                 item_key=key,
             )
-        yield from interop_method_probes(options, op_id, endpoints.batch_url(op_id))
+        yield from interop_method_probes(op, options, endpoints.batch_url(op_id))
         # Paths the spec does not define: beside the operation's, and beside the API
         # (the application or a gateway in front may answer, in any format).
         for where, url in (
@@ -383,10 +443,10 @@ def malformed_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
 PREFLIGHT_ORIGIN = "https://contract-suite.invalid"
 
 
-def interop_method_probes(options: Options, op_id: str, url: str) -> Iterator[Case]:
+def interop_method_probes(op: Operation, options: Options, url: str) -> Iterator[Case]:
     """A CORS preflight and a HEAD on a spec path: anything but a 5xx (frameworks
     answer both themselves)."""
-    op = operation(op_id)
+    op_id = op.operation_id
     preflight = {
         "Origin": PREFLIGHT_ORIGIN,
         "Access-Control-Request-Method": op.method,
@@ -416,7 +476,7 @@ def unknown_ids(run_id: str) -> tuple[str, ...]:
 
 
 def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[Case]:
-    if BRM_OPERATION not in options.only:
+    if BRM_OPERATION not in options.operations:
         return
     fx = options.fixtures
     for known in fx.brm_ids:
@@ -481,7 +541,9 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
         if method != "DELETE":
             case.sent = Sent(method, case.sent.url, {**case.sent.headers, **JSON_HEADERS}, b"{}")
         yield case
-    yield from interop_method_probes(options, BRM_OPERATION, endpoints.brm_url(known))
+    yield from interop_method_probes(
+        endpoints.operation(BRM_OPERATION), options, endpoints.brm_url(known)
+    )
     base = endpoints.brm_base_url
     head, _, version = base.rpartition("/")
     if version.startswith("v") and version[1:].isdigit():
@@ -500,8 +562,11 @@ def brm_probes(options: Options, endpoints: Endpoints, run_id: str) -> Iterator[
 
 
 def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -> Iterator[Case]:
-    """Fixed positive and negative batches (writes): each a known deterministic catch."""
-    for op_id in options.only:
+    """Fixed positive and negative batches (writes): each a known deterministic catch.
+    A single operation gets each item alone."""
+    for op_id in options.operations:
+        if op_id in SINGLE_OPERATIONS:
+            yield from _targeted_single(options, endpoints, op_id, uniques)
         if op_id not in BATCH_OPERATIONS:
             continue
         items = [
@@ -545,7 +610,7 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
             )
         for label, raw_item, expect in _raw_items(options, op_id, uniques):
             sibling = orjson.dumps(base_item(options, op_id, uniques))
-            key = operation(op_id).batch_item[0]  # type: ignore[index]
+            key = item_key(endpoints.operation(op_id)) or ""
             raw = b'{"' + key.encode() + b'": [' + sibling + b", " + raw_item + b"]}"
             yield batch_case(
                 options,
@@ -560,6 +625,32 @@ def targeted_batches(options: Options, endpoints: Endpoints, uniques: Uniques) -
             )
 
 
+def _targeted_single(
+    options: Options, endpoints: Endpoints, op_id: str, uniques: Uniques
+) -> Iterator[Case]:
+    """The targeted items of the batch, each alone: valid ones must get 200 with an
+    accepted resultType, invalid ones a rejection (a 400, as the vendor's pages show,
+    with the rule's vendor code), the interop values at most a warning."""
+
+    def one(label: str, item: dict[str, Any], **expect: Any) -> Case:
+        return batch_case(
+            options, endpoints, op_id, f"targeted: {label}", [item], phase="targeted", **expect
+        )
+
+    valid = frozenset({0})
+    yield one("required only", base_item(options, op_id, uniques), valid=valid)
+    yield one("full", full_item(options, op_id, uniques), valid=valid)
+    yield one("warnings only", warned_item(options, op_id, uniques), valid=valid)
+    bad, expect = invalid_item(options, op_id, uniques)
+    yield one(f"invalid: breaks {expect.rule}", bad, invalid={0: expect})
+    missing = base_item(options, op_id, uniques)
+    del missing["accountExtId"]
+    required = ItemExpect("schema.required (accountExtId)")
+    yield one("invalid: no accountExtId", missing, invalid={0: required})
+    for label, item in interop_items(options, op_id, uniques):
+        yield one(f"interop: {label}", item, valid=valid, interop=True)
+
+
 def _raw_items(
     options: Options, op_id: str, uniques: Uniques
 ) -> Iterator[tuple[str, bytes, ItemExpect]]:
@@ -572,7 +663,7 @@ def _raw_items(
         item[:-1] + b', "requester": "SECOND"}',
         ItemExpect("input.duplicate-key", soft=True),
     )
-    number = "value" if op_id != BATCH_ACCOUNTS else "communicationNumber"
+    number = "communicationNumber" if op_id in ACCOUNT_OPERATIONS else "value"
     yield (
         "NaN literal",
         item[:-1] + f', "{number}": NaN}}'.encode(),
@@ -593,65 +684,43 @@ def _raw_items(
 
 def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute: Execute) -> None:
     """The stateful sequences; each step's expectations depend on the previous answer."""
-    ops = [op for op in options.only if op in BATCH_OPERATIONS]
+    ops = [op for op in options.operations if op in BATCH_OPERATIONS or op in SINGLE_OPERATIONS]
     for op_id in ops:
-        # Register, then resubmit the communicationNumber with another item (O005).
-        first = base_item(options, op_id, uniques)
-        got = execute(
-            batch_case(
-                options,
-                endpoints,
-                op_id,
-                "sequence: register",
-                [first],
-                phase="stateful",
-                valid=frozenset({0}),
+        single = op_id in SINGLE_OPERATIONS
+
+        def case(label: str, items: list[Any], op_id: str = op_id, **expect: Any) -> Case:
+            return batch_case(
+                options, endpoints, op_id, f"sequence: {label}", items, phase="stateful", **expect
             )
-        )
-        if _accepted(got, 0):
-            again = base_item(
-                options, op_id, uniques, communicationNumber=first["communicationNumber"]
-            )
+
+        if op_id == VALIDATE_BATCH_ACCOUNTS:
+            _validate_saves_nothing(options, endpoints, uniques, execute, ops)
+        else:
+            # Register, then resubmit the communicationNumber with another item (O005).
+            first = base_item(options, op_id, uniques)
+            got = execute(case("register", [first], valid=frozenset({0})))
+            if accepted(got, 0, single):
+                again = base_item(
+                    options, op_id, uniques, communicationNumber=first["communicationNumber"]
+                )
+                label = "resubmit the same communicationNumber"
+                execute(case(label, [again], reused=frozenset({0})))
+        if not single:
+            # Two items with one communicationNumber in one batch: the later one is O005.
+            one = base_item(options, op_id, uniques)
+            two = base_item(options, op_id, uniques, communicationNumber=one["communicationNumber"])
             execute(
-                batch_case(
-                    options,
-                    endpoints,
-                    op_id,
-                    "sequence: resubmit the same communicationNumber",
-                    [again],
-                    phase="stateful",
-                    reused=frozenset({0}),
+                case(
+                    "one communicationNumber twice in a batch",
+                    [one, two],
+                    valid=frozenset({0}),
+                    reused=frozenset({1}),
                 )
             )
-        # Two items with one communicationNumber in one batch: the later one is O005.
-        one = base_item(options, op_id, uniques)
-        two = base_item(options, op_id, uniques, communicationNumber=one["communicationNumber"])
-        execute(
-            batch_case(
-                options,
-                endpoints,
-                op_id,
-                "sequence: one communicationNumber twice in a batch",
-                [one, two],
-                phase="stateful",
-                valid=frozenset({0}),
-                reused=frozenset({1}),
-            )
-        )
         # A rejected item does not use up its communicationNumber.
         bad, expect = invalid_item(options, op_id, uniques)
-        got = execute(
-            batch_case(
-                options,
-                endpoints,
-                op_id,
-                "sequence: an invalid item",
-                [bad],
-                phase="stateful",
-                invalid={0: expect},
-            )
-        )
-        if not _accepted(got, 0):
+        got = execute(case("an invalid item", [bad], invalid={0: expect}))
+        if not accepted(got, 0, single):
             fixed = base_item(
                 options,
                 op_id,
@@ -659,87 +728,132 @@ def sequences(options: Options, endpoints: Endpoints, uniques: Uniques, execute:
                 communicationNumber=bad["communicationNumber"],
                 accountExtId=bad["accountExtId"],
             )
-            execute(
-                batch_case(
-                    options,
-                    endpoints,
-                    op_id,
-                    "sequence: the invalid item corrected and resent",
-                    [fixed],
-                    phase="stateful",
-                    valid=frozenset({0}),
-                )
-            )
+            label = "the invalid item corrected and resent"
+            execute(case(label, [fixed], valid=frozenset({0})))
     if BATCH_ACCOUNTS in ops:
-        customers = options.fixtures.customers
-        account = base_item(options, BATCH_ACCOUNTS, uniques, businessEntityExtId=customers[0])
+        _account_flow(options, endpoints, uniques, execute, ops)
+
+
+def _validate_saves_nothing(
+    options: Options, endpoints: Endpoints, uniques: Uniques, execute: Execute, ops: list[str]
+) -> None:
+    """validate-batch-accounts saves nothing: an account validated for one customer,
+    then sent again (same communicationNumber and accountExtId) for another customer,
+    is accepted by validate-batch-accounts, batch-accounts and createAccount alike
+    (had the first call saved it, the number would be a reuse, O005, and the account
+    another customer's, 003)."""
+    customers = options.fixtures.customers
+    for target in (VALIDATE_BATCH_ACCOUNTS, BATCH_ACCOUNTS, CREATE_ACCOUNT):
+        if target not in ops:
+            continue
+        first = base_item(
+            options, VALIDATE_BATCH_ACCOUNTS, uniques, businessEntityExtId=customers[0]
+        )
         got = execute(
             batch_case(
                 options,
                 endpoints,
-                BATCH_ACCOUNTS,
-                "sequence: register an account",
-                [account],
+                VALIDATE_BATCH_ACCOUNTS,
+                f"sequence: validate an account (then {target})",
+                [first],
                 phase="stateful",
                 valid=frozenset({0}),
             )
         )
-        if _accepted(got, 0):
-            update = base_item(
+        if not accepted(got, 0):
+            continue  # batch.valid-item-rejected says why
+        again = base_item(
+            options,
+            target,
+            uniques,
+            communicationNumber=first["communicationNumber"],
+            accountExtId=first["accountExtId"],
+            businessEntityExtId=customers[1],
+        )
+        execute(
+            batch_case(
                 options,
-                BATCH_ACCOUNTS,
-                uniques,
-                accountExtId=account["accountExtId"],
-                businessEntityExtId=customers[0],
-                action="UPDATE",
-                accountStatus="SUSPENDED",
+                endpoints,
+                target,
+                "sequence: the validated communicationNumber and account again, for "
+                "another customer",
+                [again],
+                phase="stateful",
+                valid=frozenset({0}),
+                free=frozenset({0}),
             )
-            execute(
-                batch_case(
-                    options,
-                    endpoints,
-                    BATCH_ACCOUNTS,
-                    "sequence: update it (same customer)",
-                    [update],
-                    phase="stateful",
-                    valid=frozenset({0}),
-                )
-            )
-            takeover = base_item(
+        )
+
+
+def _account_flow(
+    options: Options, endpoints: Endpoints, uniques: Uniques, execute: Execute, ops: list[str]
+) -> None:
+    """An account registered, updated, claimed by another customer, then its balances."""
+    customers = options.fixtures.customers
+    account = base_item(options, BATCH_ACCOUNTS, uniques, businessEntityExtId=customers[0])
+    got = execute(
+        batch_case(
+            options,
+            endpoints,
+            BATCH_ACCOUNTS,
+            "sequence: register an account",
+            [account],
+            phase="stateful",
+            valid=frozenset({0}),
+        )
+    )
+    if not accepted(got, 0):
+        return
+    update = base_item(
+        options,
+        BATCH_ACCOUNTS,
+        uniques,
+        accountExtId=account["accountExtId"],
+        businessEntityExtId=customers[0],
+        action="UPDATE",
+        accountStatus="SUSPENDED",
+    )
+    execute(
+        batch_case(
+            options,
+            endpoints,
+            BATCH_ACCOUNTS,
+            "sequence: update it (same customer)",
+            [update],
+            phase="stateful",
+            valid=frozenset({0}),
+        )
+    )
+    takeover = base_item(
+        options,
+        BATCH_ACCOUNTS,
+        uniques,
+        accountExtId=account["accountExtId"],
+        businessEntityExtId=customers[1],
+    )
+    execute(
+        batch_case(
+            options,
+            endpoints,
+            BATCH_ACCOUNTS,
+            "sequence: another customer claims the account",
+            [takeover],
+            phase="stateful",
+            invalid={0: ItemExpect("known data: the account belongs to another customer", "003")},
+        )
+    )
+    for balances in (BATCH_ACCOUNT_BALANCES, REGISTER_ACCOUNT_BALANCE):
+        if balances not in ops:
+            continue
+        balance = base_item(options, balances, uniques, accountExtId=account["accountExtId"])
+        execute(
+            batch_case(
                 options,
-                BATCH_ACCOUNTS,
-                uniques,
-                accountExtId=account["accountExtId"],
-                businessEntityExtId=customers[1],
+                endpoints,
+                balances,
+                "sequence: balances of the registered account",
+                [balance],
+                phase="stateful",
+                valid=frozenset({0}),
             )
-            execute(
-                batch_case(
-                    options,
-                    endpoints,
-                    BATCH_ACCOUNTS,
-                    "sequence: another customer claims the account",
-                    [takeover],
-                    phase="stateful",
-                    invalid={
-                        0: ItemExpect("known data: the account belongs to another customer", "003")
-                    },
-                )
-            )
-            if BATCH_ACCOUNT_BALANCES in ops:
-                balance = base_item(
-                    options,
-                    BATCH_ACCOUNT_BALANCES,
-                    uniques,
-                    accountExtId=account["accountExtId"],
-                )
-                execute(
-                    batch_case(
-                        options,
-                        endpoints,
-                        BATCH_ACCOUNT_BALANCES,
-                        "sequence: balances of the registered account",
-                        [balance],
-                        phase="stateful",
-                        valid=frozenset({0}),
-                    )
-                )
+        )
