@@ -209,7 +209,7 @@ class _Exchange:
         for v in report.violations:
             level = logging.ERROR if v.severity == "error" else logging.WARNING
             log.log(level, "%s %s %s %s", self.method, self.path, report.operation_id,
-                    watch.line(report, v))  # fmt: skip
+                    watch.line(report.kind, v))  # fmt: skip
         return report
 
     def _note(self, why: str) -> None:

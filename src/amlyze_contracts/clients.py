@@ -65,7 +65,7 @@ class ContractViolation(Exception):
         self.response = response
         errors = sum(len(r.errors) for r in reports)
         sides = " and ".join(r.kind for r in reports)
-        lines = [f"  {watch.line(r, v)}" for r in reports for v in r.violations]
+        lines = [f"  {watch.line(r.kind, v)}" for r in reports for v in r.violations]
         noun = "error" if errors == 1 else "errors"
         super().__init__(
             f"{method} {url}: {errors} contract {noun} in the {sides} "
@@ -192,12 +192,12 @@ class _Watch:
         for r in found:
             prefix = f"{method} {shown} {r.operation_id}"
             if self.mode == "warn":
-                lines = "".join(f"\n  {watch.line(r, v)}" for v in r.violations)
+                lines = "".join(f"\n  {watch.line(r.kind, v)}" for v in r.violations)
                 warnings.warn(ContractWarning(prefix + lines), stacklevel=2)
                 continue
             for v in r.violations:
                 level = logging.ERROR if v.severity == "error" else logging.WARNING
-                log.log(level, "%s %s", prefix, watch.line(r, v))
+                log.log(level, "%s %s", prefix, watch.line(r.kind, v))
 
 
 # ------------------------------------------------------------------ httpx

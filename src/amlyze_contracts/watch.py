@@ -4,7 +4,8 @@
 Which operation an exchange is, and its validation, are the proxy's
 (:class:`.proxy.exchange.ExchangeValidator`): one rule set, one way to match an
 operation by method and path. Here: that validator for a revision, the bound on the
-bodies read, and the one line a violation is told in, credentials scrubbed.
+bodies read, and the one line a violation is told in (the proxy's log too),
+credentials scrubbed.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def scrubbed(report: Report, secrets: tuple[str, ...]) -> Report:
     return Report(report.operation_id, violations, report.kind)
 
 
-def line(report: Report, v: Violation) -> str:
+def line(kind: str, v: Violation, message: str | None = None) -> str:
     """A violation as the proxy logs it, after the exchange's method, path and operation:
-    ``response error batch.result-per-item /results: ... [code]``."""
+    ``response error batch.result-per-item /results: ... [code]`` (``kind``: request or
+    response; ``message``: the violation's own, scrubbed, when given)."""
     code = f" [{v.code}]" if v.code else ""
-    return f"{report.kind} {v.severity} {v.rule} {v.pointer or '/'}: {v.message}{code}"
+    text = v.message if message is None else message
+    return f"{kind} {v.severity} {v.rule} {v.pointer or '/'}: {text}{code}"

@@ -28,6 +28,7 @@ import orjson
 from ..redact import credentials, scrub
 from ..revision_routes import OtherRevisions
 from ..violations import Violation
+from ..watch import line
 from . import har
 from .exchange import NOT_GIVEN, ExchangeValidator, Match
 from .http import (
@@ -171,11 +172,9 @@ class Log:
             "message": message,
             "code": v.code,
         }
-        code = f" [{v.code}]" if v.code else ""
         self._write(
             fields,
-            f"#{rec.number} {rec.method} {rec.path} {operation or '-'} {kind} {v.severity} {v.rule} "
-            f"{v.pointer or '/'}: {message}{code}",
+            f"#{rec.number} {rec.method} {rec.path} {operation or '-'} {line(kind, v, message)}",
         )
 
     def event(self, rec: Record | None, event: str, message: str) -> None:
