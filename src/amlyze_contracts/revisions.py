@@ -32,17 +32,25 @@ class Revision:
         unique = dict.fromkeys(self.documents.values())
         return [load(path) for path in unique]
 
+    def operation(self, operation_id: str) -> Operation:
+        """One operation as this revision's document defines it (only that document is
+        read); SpecError naming the revision's operations when it has no such one."""
+        path = self.documents.get(operation_id)
+        if path is None:
+            known = ", ".join(self.documents)
+            raise SpecError(
+                f"revision {self.name} has no operation {operation_id!r} (known: {known})"
+            )
+        found = load(path).operations.get(operation_id)
+        if found is None:
+            raise SpecError(
+                f"{REVISIONS_FILE}: revision {self.name} names {path.name} "
+                f"for {operation_id}, which that document does not define"
+            )
+        return found
+
     def operations(self) -> dict[str, Operation]:
-        ops: dict[str, Operation] = {}
-        for operation_id, path in self.documents.items():
-            found = load(path).operations.get(operation_id)
-            if found is None:
-                raise SpecError(
-                    f"{REVISIONS_FILE}: revision {self.name} names {path.name} "
-                    f"for {operation_id}, which that document does not define"
-                )
-            ops[operation_id] = found
-        return ops
+        return {operation_id: self.operation(operation_id) for operation_id in self.documents}
 
 
 @dataclass(frozen=True)

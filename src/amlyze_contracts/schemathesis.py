@@ -115,18 +115,12 @@ def load_schema(
     the default revision (the bundled specs). ``base_url``: where requests go (else
     pass ``base_url`` to ``call_and_validate``)."""
     from . import revisions
-    from .specs import SpecError, load
+    from .specs import load
 
     table = revisions.table()
     rev = table.resolve(revision or table.default)
     if operation_id is not None:
-        path = rev.documents.get(operation_id)
-        if path is None:
-            known = ", ".join(rev.documents)
-            raise SpecError(
-                f"revision {rev.name} has no operation {operation_id!r} (known: {known})"
-            )
-        specs = [load(path)]
+        specs = [rev.operation(operation_id).spec]
     else:
         specs = [load(path) for op, path in rev.documents.items() if op != _brm_operation()]
     document = _merge(list(dict.fromkeys(specs)))
@@ -307,11 +301,11 @@ def amlyze_invalid_item_accepted(
     if operation_id is None or case.method.upper() == "GET":
         return None
     from . import revisions
-    from .specs import load
 
-    path = revisions.resolve(_revision(case)).documents.get(operation_id)
-    spec = load(path) if path is not None else None
-    batch = spec.operations[operation_id].batch_item if spec is not None else None
+    rev = revisions.resolve(_revision(case))
+    op = rev.operation(operation_id) if operation_id in rev.documents else None
+    spec = op.spec if op is not None else None
+    batch = op.batch_item if op is not None else None
     body = _sent_body(response)
     if batch is None or body is None:
         return None  # a single operation: its 200/400 bodies are response rules

@@ -165,14 +165,9 @@ def _revision_name(revision: str | None) -> str:
 def _body_operations(revision: str | None) -> list[str]:
     """The revision's operations with a JSON request body, in revisions.yaml order."""
     from . import revisions
-    from .specs import load
 
-    rev = revisions.resolve(_revision_name(revision))
-    return [
-        op
-        for op, path in rev.documents.items()
-        if load(path).operations[op].request_schema is not None
-    ]
+    ops = revisions.resolve(_revision_name(revision)).operations()
+    return [op_id for op_id, op in ops.items() if op.request_schema is not None]
 
 
 def _model(
@@ -201,15 +196,9 @@ def _cached_model(
     from . import revisions
     from .contract.generate import ItemModel, knowledge
     from .server import fixtures
-    from .specs import SpecError, load
 
     rev = revisions.resolve(revision)
-    path = rev.documents.get(operation_id)
-    if path is None:
-        known = ", ".join(rev.documents)
-        raise SpecError(f"revision {rev.name} has no operation {operation_id!r} (known: {known})")
-    spec = load(path)
-    if spec.operations[operation_id].request_schema is None:
+    if rev.operation(operation_id).request_schema is None:
         with_body = ", ".join(_body_operations(revision))
         raise ValueError(f"{operation_id} has no request body (operations with one: {with_body})")
     snapshot = fixtures.FIXTURE_CLASSIFIERS if classifiers is None else dict(classifiers)
