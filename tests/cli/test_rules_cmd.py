@@ -54,3 +54,15 @@ def test_user_rules_and_overrides(capsys: pytest.CaptureFixture[str], tmp_path: 
 def test_bad_rule_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["rules", "--rules", str(tmp_path / "none.yaml")]) == 2
     assert "no such rule file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["input.bom", "=off", "input.bom="])
+def test_bad_severity_gets_validates_message(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    # The same parser and message as validate and proxy (one RULE=LEVEL reader).
+    assert main(["rules", "--severity", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"amlyze-contracts rules: error: --severity {value!r}: expected RULE=off|warning|error"
+    ]

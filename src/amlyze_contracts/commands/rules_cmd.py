@@ -129,16 +129,13 @@ class Scope:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, str] = {}
-    for value in args.severity:
-        rule_id, sep, level = value.partition("=")
-        if not sep:
-            return fail(PROG, f"--severity {value!r}: expected RULE=LEVEL")
-        overrides[rule_id.strip()] = level.strip()
+    from .validate_cmd import ConfigError, parse_severities
+
     try:
+        overrides = dict(parse_severities(args.severity))
         ruleset = load_rules(args.rules).with_severities(overrides)
         scope = None if args.revision is None else Scope(ruleset, resolve_revision(args.revision))
-    except (RuleFileError, UsageError) as exc:
+    except (ConfigError, RuleFileError, UsageError) as exc:
         return fail(PROG, str(exc))
     # by_id: built-ins first, a rule file's entry (or an override) replacing a built-in's.
     known = {rule.id: rule for rule in BUILTIN_RULES}

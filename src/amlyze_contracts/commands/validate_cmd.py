@@ -406,7 +406,8 @@ def _fail(message: str) -> int:
     return fail(PROG, message)
 
 
-def _severities(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+def parse_severities(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--severity RULE=LEVEL`` values (the last one per rule wins); also ``rules``'."""
     pairs: dict[str, str] = {}
     for value in values:
         rule, sep, level = value.partition("=")
@@ -432,7 +433,7 @@ def rule_settings(args: argparse.Namespace) -> Settings:
     """The options of :func:`add_rule_options`, and ``--revision``, as Settings."""
     return Settings(
         rule_files=tuple(args.rules),
-        severities=_severities(args.severity),
+        severities=parse_severities(args.severity),
         classifiers=_classifiers(args),
         revision=args.revision,
     )
