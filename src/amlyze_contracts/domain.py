@@ -9,7 +9,7 @@ and the contract suite all read these names, never their own copies.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 # ------------------------------------------------------------------ operations
 
@@ -32,6 +32,15 @@ REQUEST_REJECTED: Final = "REQUEST_REJECTED"
 ACCEPTED: Final = frozenset({REQUEST_ACCEPTED, "OK"})
 REJECTED: Final = frozenset({REQUEST_REJECTED, "ERROR"})
 RESULT_TYPES: Final = ACCEPTED | REJECTED
+
+
+def result_type(result: Any) -> str | None:
+    """A result's ``resultType`` when it is a string, else None: a server can send any
+    JSON there, and a list or object is unhashable, so never looked up in the sets above."""
+    value = result.get("resultType") if isinstance(result, dict) else None
+    return value if isinstance(value, str) else None
+
+
 # Item members a batch result echoes (businessUnit only when the item had one).
 ECHOED_IDENTIFIERS: Final = ("communicationNumber", "accountExtId", "businessUnit")
 

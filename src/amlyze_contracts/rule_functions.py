@@ -233,12 +233,43 @@ def result_per_item(ex: Exchange) -> Iterator[Finding]:
         yield Finding("/results", {"items": len(pair[0]), "results": len(pair[1])})
 
 
+def _dicts(values: list[Any]) -> bool:
+    """Every value a plain dict: then ``dict.get`` can be mapped over them in C."""
+    return set(map(type, values)) <= {dict}
+
+
+def _column(values: list[Any], name: str) -> list[Any]:
+    return list(map(dict.get, values, repeat(name)))
+
+
+def _echoes_match(items: list[Any], results: list[Any]) -> bool:
+    """A proof, in C, that :func:`result_correlation` finds nothing: each echoed
+    identifier sent as a string by every item and echoed unchanged, or sent by no
+    item (and, but for businessUnit, in no result). Anything else: the full loop."""
+    count = min(len(items), len(results))
+    items, results = items[:count], results[:count]
+    if not (_dicts(items) and _dicts(results)):
+        return False
+    for name in ECHOED_IDENTIFIERS:
+        sent = _column(items, name)
+        if set(map(type, sent)) <= {str}:
+            if sent != _column(results, name):
+                return False
+        elif any(map(dict.__contains__, items, repeat(name))) or (
+            name != "businessUnit" and any(map(dict.__contains__, results, repeat(name)))
+        ):
+            return False
+    return True
+
+
 @exchange_rule("result_correlation")
 def result_correlation(ex: Exchange) -> Iterator[Finding]:
     pair = _results(ex)
-    if not pair:
-        return
-    items, results = pair
+    if pair and not _echoes_match(*pair):  # the proof: 15 us of 50 for 100 items
+        yield from _correlation_findings(*pair)
+
+
+def _correlation_findings(items: list[Any], results: list[Any]) -> Iterator[Finding]:
     for index, (item, result) in enumerate(zip(items, results, strict=False)):
         if not isinstance(item, dict) or not isinstance(result, dict):
             continue
@@ -265,7 +296,9 @@ def result_correlation(ex: Exchange) -> Iterator[Finding]:
 @exchange_rule("result_type_values")
 def result_type_values(ex: Exchange) -> Iterator[Finding]:
     for index, result in enumerate(_answered(ex)):
-        if isinstance(result, dict) and result.get("resultType") not in RESULT_TYPES:
+        kind = result.get("resultType") if isinstance(result, dict) else None
+        # Only a string is looked up: a list or object there is unhashable.
+        if isinstance(result, dict) and (kind.__class__ is not str or kind not in RESULT_TYPES):
             yield Finding(
                 f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index}
             )
@@ -277,6 +310,8 @@ def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
         if not isinstance(result, dict):
             continue
         kind = result.get("resultType")
+        if kind.__class__ is not str:  # unhashable, perhaps: result-type-values reports it
+            kind = None
         if kind in REJECTED:
             for name in ("errorCode", "errorDescription"):
                 value = result.get(name)

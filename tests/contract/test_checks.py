@@ -367,6 +367,14 @@ REJECTION = {"resultType": "REQUEST_REJECTED", "errorCode": "O005", "errorDescri
         (400, {"resultType": "REQUEST_REJECTED", "errorDescription": "x"}, "without"),
         (400, {"resultType": "OK", "errorCode": "1", "errorDescription": "x"}, "a 400 rejection"),
         (200, {"resultType": "ACCEPTED"}, "accepted values"),
+        # Any JSON a server may send: a list or object is unhashable (it raised
+        # TypeError in the set lookups), so it is reported as sent.
+        (200, {"resultType": ["OK"]}, "accepted values"),
+        (
+            400,
+            {"resultType": {"a": 1}, "errorCode": "1", "errorDescription": "x"},
+            "a 400 rejection",
+        ),
     ],
 )
 def test_single_result_shape(status: int, body: Any, problem: str | None) -> None:
@@ -410,6 +418,17 @@ def test_a_valid_single_item_must_be_accepted_and_a_reused_number_rejected() -> 
     assert not _judge(reused, _answer(400, REJECTION))[1]
     _, failures = _judge(reused, _answer(200, {"resultType": "OK"}))
     assert ("batch.communication-number-reuse", "error") in _found(failures)
+
+
+@pytest.mark.parametrize("kind", [[], {}, ["REQUEST_ACCEPTED"]])
+def test_a_result_type_of_any_json_is_judged_not_crashed_on(kind: Any) -> None:
+    valid = _single(valid=frozenset({0}))
+    _, failures = _judge(valid, _answer(200, {"resultType": kind}))
+    assert ("batch.valid-item-rejected", "error") in _found(failures)
+    assert ("batch.result-type-values", "error") in _found(failures)
+    invalid = _single(invalid={0: ItemExpect("accounts.bic-required-for-external", "005")})
+    _, failures = _judge(invalid, _answer(200, {"resultType": kind}))
+    assert ("batch.invalid-item-accepted", "error") not in _found(failures)
 
 
 def test_validate_saves_nothing() -> None:

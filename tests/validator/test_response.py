@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from amlyze_contracts import validate_response
 
@@ -249,3 +251,46 @@ def test_a_json_null_body_is_checked_but_no_body_is_not() -> None:
     assert [(v.rule, v.pointer) for v in null.errors] == [("schema.type", "")]
     assert validate_response(OP, 401, b"").valid
     assert validate_response(OP, 401, None).valid
+
+
+@pytest.mark.parametrize("sent", [[], {}, ["REQUEST_ACCEPTED"], 5, None, True])
+def test_any_json_as_result_type_is_reported_not_crashed_on(sent: Any) -> None:
+    # A list or object is unhashable: looked up in the result-type sets, it raised
+    # TypeError (the proxy logged an internal error, the suite lost the exchange).
+    body = mutate(lambda b: b["results"][0].update(resultType=sent, errorCode=sent))
+    report = validate_response(OP, 200, body, request=REQUEST)
+    assert ("batch.result-type-values", "/results/0/resultType") in {
+        (v.rule, v.pointer) for v in report
+    }
+    # Neither accepted nor rejected: no errorCode rule applies to it.
+    assert "batch.rejection-has-error" not in report.rules()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "OK", "ERROR"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.just("k"), inner, max_size=1),
+    max_leaves=3,
+)
+RESULT_MEMBERS = ("resultType", "errorCode", "errorDescription", "communicationNumber",
+                  "accountExtId", "businessUnit", "timeElapsedMs")  # fmt: skip
+
+
+@given(
+    result=st.dictionaries(st.sampled_from(RESULT_MEMBERS), JSON_VALUES),
+    item=st.dictionaries(st.sampled_from(RESULT_MEMBERS[3:]), JSON_VALUES),
+    total=JSON_VALUES,
+)
+def test_any_json_in_a_result_is_judged_without_an_exception(
+    result: dict[str, Any], item: dict[str, Any], total: Any
+) -> None:
+    report = validate_response(
+        OP, 200, {"results": [result], "timeElapsedMs": total}, request={"accounts": [item]}
+    )
+    kind = result.get("resultType")
+    valid_kind = isinstance(kind, str) and kind in {
+        "REQUEST_ACCEPTED",
+        "REQUEST_REJECTED",
+        "OK",
+        "ERROR",
+    }
+    assert ("batch.result-type-values" in report.rules()) == (not valid_kind)

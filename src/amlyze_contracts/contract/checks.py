@@ -33,6 +33,7 @@ from ..domain import (
     ACCUMULATED_BALANCE,
     ECHOED_IDENTIFIERS,
     REJECTED,
+    result_type,
 )
 from ..engine.api import validate_response
 from ..violations import Violation
@@ -566,7 +567,7 @@ def invalid_item_accepted(ctx: Context, received: Received, case: Case) -> bool 
     failures = []
     for index, expect in sorted(case.invalid_items.items()):
         result = _item_result(case, received, index)
-        if result is not None and result.get("resultType") in ACCEPTED:
+        if result is not None and result_type(result) in ACCEPTED:
             why = f"item {index} breaks {expect.rule}" + (
                 f" (vendor code {expect.code})" if expect.code else ""
             )
@@ -604,7 +605,7 @@ def rejection_code(ctx: Context, received: Received, case: Case) -> bool | None:
         if not expect.code:
             continue
         result = _item_result(case, received, index)
-        if result is None or result.get("resultType") not in REJECTED:
+        if result is None or result_type(result) not in REJECTED:
             continue
         code = result.get("errorCode")
         if not isinstance(code, str) or not code.endswith(expect.code):
@@ -648,7 +649,7 @@ def valid_item_rejected(ctx: Context, received: Received, case: Case) -> bool | 
     failures = []
     for index in sorted(case.valid_items):
         result = _item_result(case, received, index)
-        if result is not None and result.get("resultType") not in ACCEPTED:
+        if result is not None and result_type(result) not in ACCEPTED:
             failures.append(
                 CheckFailure(
                     VALID_REJECTED.id,
@@ -689,7 +690,7 @@ def communication_number_reuse(ctx: Context, received: Received, case: Case) -> 
         if result is None:
             continue
         code = result.get("errorCode")
-        if result.get("resultType") not in REJECTED or not str(code or "").endswith("O005"):
+        if result_type(result) not in REJECTED or not str(code or "").endswith("O005"):
             failures.append(
                 CheckFailure(
                     "batch.communication-number-reuse",
@@ -718,31 +719,32 @@ def single_result_shape(ctx: Context, received: Received, case: Case) -> bool | 
     body = _json(received)
     if received.status not in (200, 400) or not isinstance(body, dict):
         return None
-    kind = body.get("resultType")
+    kind = result_type(body)  # None unless a string: looked up in sets below
+    shown = body.get("resultType")  # as sent, for the messages
     if received.status == 400 and "resultType" not in body:
         return True
     if received.status == 400 and kind not in REJECTED:
         raise CheckFailure(
             RESULT_TYPE_VALUES.id,
-            f"a 400 rejection with resultType {kind!r} (expected REQUEST_REJECTED or ERROR)",
+            f"a 400 rejection with resultType {shown!r} (expected REQUEST_REJECTED or ERROR)",
         )
     if kind in ACCEPTED and body.get("errorCode") not in (None, ""):
         raise CheckFailure(
             REJECTION_HAS_ERROR.id,
-            f"an accepted answer ({kind!r}) carries errorCode {body.get('errorCode')!r}",
+            f"an accepted answer ({shown!r}) carries errorCode {body.get('errorCode')!r}",
         )
     if kind in REJECTED and not (
         _filled(body.get("errorCode")) and _filled(body.get("errorDescription"))
     ):
         raise CheckFailure(
             REJECTION_HAS_ERROR.id,
-            f"a rejection ({received.status}, {kind!r}) without a non-empty errorCode "
+            f"a rejection ({received.status}, {shown!r}) without a non-empty errorCode "
             "and errorDescription",
         )
     if kind not in ACCEPTED | REJECTED:
         raise CheckFailure(
             RESULT_TYPE_VALUES.id,
-            f"resultType {kind!r}; accepted values are REQUEST_ACCEPTED, REQUEST_REJECTED, OK, ERROR",
+            f"resultType {shown!r}; accepted values are REQUEST_ACCEPTED, REQUEST_REJECTED, OK, ERROR",
         )
     return True
 

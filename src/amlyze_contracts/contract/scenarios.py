@@ -28,6 +28,7 @@ from ..domain import (
     CREATE_ACCOUNT,
     REGISTER_ACCOUNT_BALANCE,
     VALIDATE_BATCH_ACCOUNTS,
+    result_type,
 )
 from ..specs import Operation
 from .checks import OPTIONS_HEAD, OTHER_METHOD, OUTSIDE, Case, ItemExpect, interop_request
@@ -313,12 +314,12 @@ Execute = Callable[[Case], Received]
 def accepted(received: Received, index: int, single: bool = False) -> bool:
     body = received.json() if received.status == 200 else None
     if single:
-        return isinstance(body, dict) and body.get("resultType") in ACCEPTED
+        return result_type(body) in ACCEPTED
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list) or index >= len(results):
         return False
     result = results[index]
-    return isinstance(result, dict) and result.get("resultType") in ACCEPTED
+    return result_type(result) in ACCEPTED
 
 
 def auth_probes(options: Options, endpoints: Endpoints) -> Iterator[Case]:
