@@ -2,10 +2,13 @@
 ``amlyze-contracts proxy``, side by side in one run (issue 15).
 
 Both the server and the proxy run as separate processes (``serve --port 0``,
-``proxy --port 0 --upstream ...``); the load generator is the one of
-``bench/server_throughput.py`` (httpx, keep-alive connections, 100-item
-``batchAccounts`` bodies, every item fresh and accepted, so both the request and
-the response/correlation rules run in full). Rounds alternate direct and proxied
+``proxy --port 0 --upstream ...``); the load generator is one of
+``bench/server_throughput.py`` (keep-alive connections, 100-item ``batchAccounts``
+bodies, every item fresh and accepted, so both the request and the
+response/correlation rules run in full): ``raw`` by default, a minimal client as
+wrk is, so that on two cores the load generator's own CPU does not queue the
+server and the proxy; ``--client httpx`` for an application's client.
+Rounds alternate direct and proxied
 runs; per round, the added latency is the difference of the medians and the
 throughput ratio proxied / direct.
 
@@ -32,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from bench.server_throughput import load, make_bodies, percentile, server_process
+from bench.server_throughput import CLIENTS, make_bodies, percentile, server_process
 
 _T = TypeVar("_T")
 
@@ -81,9 +84,11 @@ def proxy_process(upstream: str, *options: str) -> Iterator[tuple[str, int]]:
         print(summary[-1] if summary else err[-500:], file=sys.stderr)
 
 
-def timed(url: str, bodies: list[bytes], concurrency: int, items: int) -> tuple[list[float], float]:
+def timed(
+    url: str, bodies: list[bytes], concurrency: int, items: int, client: str = "raw"
+) -> tuple[list[float], float]:
     started = time.perf_counter()
-    latencies = asyncio.run(load(url, bodies, concurrency, items))
+    latencies = asyncio.run(CLIENTS[client](url, bodies, concurrency, items))
     return latencies, len(bodies) / (time.perf_counter() - started)
 
 
@@ -118,7 +123,7 @@ def breakdown(args: argparse.Namespace) -> int:
         out = subprocess.run(
             [sys.executable, "-m", "bench.server_throughput", "--url", url, "--warmup", "0",
              "--requests", str(requests), "--items", str(args.items),
-             "--concurrency", str(args.concurrency)],
+             "--concurrency", str(args.concurrency), "--client", args.client],
             capture_output=True, text=True, check=True, timeout=600,
         )  # fmt: skip
         result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
@@ -148,7 +153,7 @@ def breakdown(args: argparse.Namespace) -> int:
     ]
     print(
         f"\nproxy CPU per exchange, in-process: {requests} exchanges of {args.items}-item "
-        f"batchAccounts, {args.concurrency} connections (proxied p50 {result['p50_ms']} ms)\n"
+        f"batchAccounts, {args.concurrency} connections, {args.client} client (proxied p50 {result['p50_ms']} ms)\n"
     )
     print("| part | CPU per exchange |")
     print("|---|---:|")
@@ -167,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="raw",
+        help="load generator (see the docstring)",
+    )
     parser.add_argument("--har", action="store_true", help="the proxy records a HAR file")
     parser.add_argument(
         "--enforce", action="store_true", help="the proxy validates requests first (--enforce)"
@@ -193,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         direct = stack.enter_context(server_process(None))
         proxied, pid = stack.enter_context(proxy_process(direct, *options))
         for url in (direct, proxied):  # warm both paths (imports, compiled rules)
-            timed(url, [bodies.pop() for _ in range(args.warmup)], args.concurrency, args.items)
+            timed(url, [bodies.pop() for _ in range(args.warmup)], args.concurrency, args.items,
+                  args.client)  # fmt: skip
         for round_ in range(args.rounds):
             order = [("direct", direct), ("proxy", proxied)]
             if round_ % 2:
@@ -202,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, url in order:
                 chunk = [bodies.pop() for _ in range(per_run)]
                 before = cpu_seconds(pid)
-                got[name] = timed(url, chunk, args.concurrency, args.items)
+                got[name] = timed(url, chunk, args.concurrency, args.items, args.client)
                 if name == "proxy":
                     proxy_cpu += cpu_seconds(pid) - before
             d_lat, d_rps = got["direct"]
@@ -219,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print(
-        f"\n{args.items}-item batchAccounts, {args.concurrency} connections, {per_run} requests "
+        f"\n{args.items}-item batchAccounts, {args.concurrency} connections ({args.client} client), "
+        f"{per_run} requests "
         f"per contender and round, {args.rounds} interleaved rounds, proxy options: "
         f"{' '.join(shown) or '(defaults)'}\n"
     )
@@ -249,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     cpu_ms = proxy_cpu / (args.rounds * per_run) * 1000
     print(f"\nproxy CPU time per exchange (user + system, /proc): {cpu_ms:.2f} ms")
-    print(json.dumps({"benchmark": "proxy_latency", "added_p50_ms": round(added_ms, 3),
+    print(json.dumps({"benchmark": "proxy_latency", "client": args.client, "added_p50_ms": round(added_ms, 3),
                       "throughput_ratio": round(ratio, 3), "proxy_cpu_ms": round(cpu_ms, 3),
                       "rounds": rows}))  # fmt: skip
     return 0
