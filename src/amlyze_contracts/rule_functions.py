@@ -265,7 +265,8 @@ def _echoes_match(items: list[Any], results: list[Any]) -> bool:
 @exchange_rule("result_correlation")
 def result_correlation(ex: Exchange) -> Iterator[Finding]:
     pair = _results(ex)
-    if pair and not _echoes_match(*pair):  # the proof: 15 us of 50 for 100 items
+    # The proof first: 100 clean echoes take it ~35 us, the loop ~50 us.
+    if pair and not _echoes_match(*pair):
         yield from _correlation_findings(*pair)
 
 
@@ -296,12 +297,12 @@ def _correlation_findings(items: list[Any], results: list[Any]) -> Iterator[Find
 @exchange_rule("result_type_values")
 def result_type_values(ex: Exchange) -> Iterator[Finding]:
     for index, result in enumerate(_answered(ex)):
-        kind = result.get("resultType") if isinstance(result, dict) else None
+        if not isinstance(result, dict):
+            continue
+        kind = result.get("resultType")
         # Only a string is looked up: a list or object there is unhashable.
-        if isinstance(result, dict) and (kind.__class__ is not str or kind not in RESULT_TYPES):
-            yield Finding(
-                f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index}
-            )
+        if kind.__class__ is not str or kind not in RESULT_TYPES:
+            yield Finding(f"/results/{index}/resultType", {"value": kind, "index": index})
 
 
 @exchange_rule("rejection_has_error")
