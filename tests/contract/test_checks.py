@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from amlyze_contracts.contract import checks
 from amlyze_contracts.contract.checks import (
@@ -459,3 +461,48 @@ def test_single_rules_are_listed_for_single_operations() -> None:
     assert "batch.invalid-item-accepted" in single and "batch.valid-item-rejected" in single
     assert "batch.result-per-item" not in single and "brm.id-echo" not in single
     assert "batch.valid-item-rejected" in rules_for_operation("validateBatchAccounts")
+
+
+# ------------------------------------------------------------------ any answer
+
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "OK", "O005"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.just("k"), inner, max_size=1),
+    max_leaves=3,
+)
+MEMBERS = ("resultType", "errorCode", "errorDescription", "communicationNumber", "accountExtId",
+           "businessUnit", "timeElapsedMs", "results", "id", "href", "@type", "code")  # fmt: skip
+# Bodies shaped like answers (a result list, a result, a BRM balance), any JSON inside.
+OBJECTS = st.fixed_dictionaries({}, optional=dict.fromkeys(MEMBERS, ANY_JSON))
+ANSWER_BODIES = st.one_of(
+    ANY_JSON,
+    OBJECTS,
+    st.builds(
+        lambda results, total: {"results": results, "timeElapsedMs": total},
+        st.lists(st.one_of(ANY_JSON, OBJECTS), max_size=3),
+        ANY_JSON,
+    ),
+)
+
+
+def _cases() -> list[Case]:
+    two = _items(2)
+    return [
+        batch_case(OPTIONS, ENDPOINTS, "batchAccounts", "mixed", two, valid=frozenset({0}),
+                   invalid={1: ItemExpect("accounts.closing-date-required", "002")}),
+        _single(valid=frozenset({0})),
+        _single(reused=frozenset({0})),
+        brm_case(OPTIONS, ENDPOINTS, "known", KNOWN, probe="brm-known"),
+        brm_case(OPTIONS, ENDPOINTS, "unknown", "0.0.0.1+-account+9", probe="brm-unknown"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda case: case.label)
+@given(status=st.sampled_from([200, 400, 404, 500]), body=ANSWER_BODIES)
+def test_any_json_answer_is_judged_without_an_exception(case: Case, status: int, body: Any) -> None:
+    # A hostile or broken server can answer anything: the checks judge it, and a
+    # 200 whose body is not the documented shape fails something.
+    applied, failures = _judge(case, Received(status, JSON, orjson.dumps(body)))
+    assert applied
+    if status == 500:
+        assert ("server.no-5xx", "error") in _found(failures)
