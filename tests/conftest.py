@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +43,10 @@ settings.register_profile(
     "thorough", max_examples=2_000, deadline=None, suppress_health_check=_QUIET
 )
 settings.load_profile(os.environ.get(PROFILE_VARIABLE, "fast"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first, otherwise in collection order: xdist hands tests out
+    in this order, so the long ones start early and the many short ones fill the end
+    (no worker left finishing one long test while the others idle)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
