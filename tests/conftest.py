@@ -47,6 +47,7 @@ settings.load_profile(os.environ.get(PROFILE_VARIABLE, "fast"))
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The ``slow`` tests first, otherwise in collection order: xdist hands tests out
-    in this order, so the long ones start early and the many short ones fill the end
-    (no worker left finishing one long test while the others idle)."""
+    in this order, so the long single ones (the wheel in a fresh venv, the 200 MB body,
+    the README's module in a subprocess) start in the first minutes, not near the end
+    where one of them would keep the run going on one worker."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
