@@ -24,12 +24,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Eight workers on two cores: the slow tests mostly wait (servers, timeouts, budgets);
-# on an idle 2-core machine 8 workers take 7.1 min where 4 took 8.5 (2026-12-02).
+# Eight workers on two cores: the slow tests (collected first, tests/conftest.py) start
+# early and the waiting ones (servers, timeouts, budgets) overlap the busy ones. Since
+# 2026-12-06 the run is CPU-bound (wall ~ CPU / 1.9): pytest with 8 workers 250-295 s,
+# 4 workers 368 s, 8 with --dist worksteal 330 s, 8 with --maxschedchunk 1 332 s.
 PYTEST_WORKERS ?= 8
 
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest caches its
+# assert rewrite of every package that ships a plugin (schemathesis, ours, ...) as .pyc,
+# and without it each worker and each pytest or CLI the tests start redoes it (~3 s).
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 

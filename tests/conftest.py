@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +43,11 @@ settings.register_profile(
     "thorough", max_examples=2_000, deadline=None, suppress_health_check=_QUIET
 )
 settings.load_profile(os.environ.get(PROFILE_VARIABLE, "fast"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first, otherwise in collection order: xdist hands tests out
+    in this order, so the long single ones (the wheel in a fresh venv, the 200 MB body,
+    the README's module in a subprocess) start in the first minutes, not near the end
+    where one of them would keep the run going on one worker."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

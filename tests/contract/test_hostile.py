@@ -156,6 +156,7 @@ def test_a_request_cut_by_the_budget_is_not_judged() -> None:
     assert any("not judged" in note and "time budget" in note for note in result.notes)
 
 
+@pytest.mark.slow
 @pytest.mark.network
 @pytest.mark.timeout(30)
 def test_a_run_that_judged_nothing_is_not_a_pass() -> None:

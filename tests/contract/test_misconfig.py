@@ -82,6 +82,7 @@ def test_wrong_prefix_suggests_the_root() -> None:
     assert line.endswith(f"did you mean --base-url {url}?"), line
 
 
+@pytest.mark.slow
 def test_missing_prefix_suggests_it() -> None:
     """The reference server mounted under /api, --base-url the root."""
     with serve(Wrapped(passing, prefix="/api")) as url:
@@ -154,17 +155,20 @@ def _plugin_stopped(done: subprocess.CompletedProcess[str], cause: str) -> None:
     assert TOKEN not in everything
 
 
+@pytest.mark.slow
 def test_plugin_stops_on_rejected_credentials(tmp_path: Path) -> None:
     with serve(answering(403, {"error": "forbidden"})) as url:
         done = run_pytest(tmp_path, "--amlyze-base-url", url)
     _plugin_stopped(done, "credentials rejected")
 
 
+@pytest.mark.slow
 def test_plugin_stops_without_a_token(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, "--amlyze-base-url", "http://127.0.0.1:9", token=None)
     _plugin_stopped(done, "no token")
 
 
+@pytest.mark.slow
 def test_plugin_stops_on_a_misspelt_config_key(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text("[fixtures]\nbrm_id = []\n")
     done = run_pytest(
@@ -173,6 +177,7 @@ def test_plugin_stops_on_a_misspelt_config_key(tmp_path: Path) -> None:
     _plugin_stopped(done, "did you mean 'fixtures.brm_ids'?")
 
 
+@pytest.mark.slow
 def test_plugin_stops_when_nothing_is_found(tmp_path: Path) -> None:
     with serve(Wrapped(passing)) as url:
         done = run_pytest(tmp_path, "--amlyze-base-url", url + "/api")

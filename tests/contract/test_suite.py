@@ -287,6 +287,7 @@ def bad_server() -> Iterator[_BadServer]:
     server.close()
 
 
+@pytest.mark.slow
 @pytest.mark.network
 @pytest.mark.timeout(60)
 def test_misbehaving_server_is_reported_not_crashed(bad_server: _BadServer) -> None:

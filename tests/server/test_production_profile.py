@@ -161,6 +161,7 @@ def test_brm_read_is_gzipped_and_chunked_with_production_headers(url: str) -> No
     assert orjson.loads(gzip.decompress(payload))["id"] == KNOWN
 
 
+@pytest.mark.slow
 def test_paths_outside_the_api_get_nginx_pages(url: str, client: httpx.Client) -> None:
     for response, status in (
         (client.get("/no-such-api/x"), 404),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -132,6 +133,7 @@ def encode(draw: st.DrawFn, body: dict[str, Any]) -> bytes:
 # ----------------------------------------------------------------- valid bodies
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_generated_valid_account_batches_pass(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -206,6 +208,7 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_single_rule_mutations_fail_with_exactly_that_rule(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -220,6 +223,7 @@ def test_single_rule_mutations_fail_with_exactly_that_rule(data: st.DataObject) 
     assert not compiled("batchAccounts").fast_valid(raw, as_item=False)
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_reused_communication_number_is_reported_on_the_later_item(data: st.DataObject) -> None:
     body = data.draw(account_batches().filter(lambda b: len(b["accounts"]) >= 2))
@@ -243,6 +247,7 @@ values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_fast_path_never_accepts_what_the_slow_path_rejects(data: st.DataObject) -> None:
     body = data.draw(account_batches())
@@ -255,6 +260,7 @@ def test_fast_path_never_accepts_what_the_slow_path_rejects(data: st.DataObject)
         assert comp.diagnose(json.loads(raw), as_item=False) == []
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_a_schema_the_fast_path_proved_is_a_schema_without_violations(
     data: st.DataObject,

@@ -8,6 +8,8 @@ unredacted: :func:`redact` is applied to everything reports print.
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
 import ssl
 import time
@@ -70,6 +72,14 @@ BUDGET_GRACE = 2.0
 ACCEPT_ENCODING = "gzip, deflate"
 
 
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default TLS context, for the CA bundle the environment names (the only
+    inputs it reads). Shared by the clients of a process: loading the bundle takes
+    ~20 ms, and a run makes a client for each re-send too."""
+    return httpx.create_ssl_context()
+
+
 class Client:
     """A thin wrapper over ``httpx.Client``: ``send(Sent) -> Received``, never raises
     for transport problems; counts requests. Not thread-safe (one request at a time).
@@ -99,11 +109,12 @@ class Client:
         run_deadline: float | None = None,
     ) -> None:
         self._clock = _Clock()
-        transport = httpx.HTTPTransport(retries=0)
+        ssl_context = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        transport = httpx.HTTPTransport(retries=0, verify=ssl_context)
         # httpx has no option for a network backend; its pool is rebuilt with ours
         # (the same pool httpx builds without a proxy: retries 0, default TLS).
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             retries=0,
             network_backend=_DeadlineBackend(self._clock),
         )
