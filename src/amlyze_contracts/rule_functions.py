@@ -28,6 +28,7 @@ from .domain import (
     REJECTED,
     RESULT_TYPES,
     escape_token,
+    result_type,
 )
 from .engine.schema import closest
 
@@ -297,12 +298,10 @@ def _correlation_findings(items: list[Any], results: list[Any]) -> Iterator[Find
 @exchange_rule("result_type_values")
 def result_type_values(ex: Exchange) -> Iterator[Finding]:
     for index, result in enumerate(_answered(ex)):
-        if not isinstance(result, dict):
-            continue
-        kind = result.get("resultType")
-        # Only a string is looked up: a list or object there is unhashable.
-        if kind.__class__ is not str or kind not in RESULT_TYPES:
-            yield Finding(f"/results/{index}/resultType", {"value": kind, "index": index})
+        if isinstance(result, dict) and result_type(result) not in RESULT_TYPES:
+            yield Finding(
+                f"/results/{index}/resultType", {"value": result.get("resultType"), "index": index}
+            )
 
 
 @exchange_rule("rejection_has_error")
@@ -310,9 +309,7 @@ def rejection_has_error(ex: Exchange) -> Iterator[Finding]:
     for index, result in enumerate(_answered(ex)):
         if not isinstance(result, dict):
             continue
-        kind = result.get("resultType")
-        if kind.__class__ is not str:  # unhashable, perhaps: result-type-values reports it
-            kind = None
+        kind = result_type(result)
         if kind in REJECTED:
             for name in ("errorCode", "errorDescription"):
                 value = result.get(name)
