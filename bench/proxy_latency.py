@@ -7,10 +7,9 @@ Both the server and the proxy run as separate processes (``serve --port 0``,
 bodies, every item fresh and accepted, so both the request and the
 response/correlation rules run in full): ``raw`` by default, a minimal client as
 wrk is, so that on two cores the load generator's own CPU does not queue the
-server and the proxy; ``--client httpx`` for an application's client.
-Rounds alternate direct and proxied
-runs; per round, the added latency is the difference of the medians and the
-throughput ratio proxied / direct.
+server and the proxy; ``--client httpx`` for an application's client. Rounds
+alternate direct and proxied runs; per round, the added latency is the difference
+of the medians and the throughput ratio proxied / direct.
 
     python -m bench proxy            # or: python bench/proxy_latency.py [--rounds 5]
 
