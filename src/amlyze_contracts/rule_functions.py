@@ -155,10 +155,19 @@ def _numbers_unique(items: list[Any], attr: Callable[[str], Callable[[Any], Any]
     return set(map(type, numbers)) <= {str} and len(set(numbers)) == len(numbers)
 
 
+def _dicts(values: list[Any]) -> bool:
+    """Every value a plain dict: then ``dict.get`` can be mapped over them in C."""
+    return set(map(type, values)) <= {dict}
+
+
+def _column(values: list[Any], name: str) -> list[Any]:
+    return list(map(dict.get, values, repeat(name)))
+
+
 @batch_rule("communication_number_unique", fast_ok=_numbers_unique)
 def communication_number_unique(items: list[Any], item_key: str) -> Iterator[Finding]:
-    if set(map(type, items)) <= {dict}:  # nearly always: read in C
-        numbers = list(map(dict.get, items, repeat("communicationNumber")))
+    if _dicts(items):  # nearly always: read in C
+        numbers = _column(items, "communicationNumber")
     else:
         numbers = [item.get("communicationNumber") for item in items if item.__class__ is dict]
     strings = [n for n in numbers if n.__class__ is str]
@@ -232,15 +241,6 @@ def result_per_item(ex: Exchange) -> Iterator[Finding]:
     pair = _results(ex)
     if pair and len(pair[0]) != len(pair[1]):
         yield Finding("/results", {"items": len(pair[0]), "results": len(pair[1])})
-
-
-def _dicts(values: list[Any]) -> bool:
-    """Every value a plain dict: then ``dict.get`` can be mapped over them in C."""
-    return set(map(type, values)) <= {dict}
-
-
-def _column(values: list[Any], name: str) -> list[Any]:
-    return list(map(dict.get, values, repeat(name)))
 
 
 def _echoes_match(items: list[Any], results: list[Any]) -> bool:
